@@ -1,0 +1,52 @@
+# Two commands a new user needs: `make demo` and `make test`. Each installs what it needs.
+# Everything is pinned by hash: requirements/bootstrap.lock (uv itself) and requirements/main.lock.
+PYTHON      ?= python3.11
+TOOLS       := .tools
+UV          := $(TOOLS)/bin/uv
+VENV        := .venv
+PY          := $(VENV)/bin/python
+STAMP       := $(VENV)/.installed
+export UV_NO_CONFIG := 1
+export PYTHONDONTWRITEBYTECODE := 1
+
+.PHONY: help install demo test test-fast test-e2e lint lock clean distclean
+
+help:  ## show the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
+
+$(UV): requirements/bootstrap.lock
+	$(PYTHON) -m venv $(TOOLS)
+	$(TOOLS)/bin/pip install --quiet --require-hashes --no-deps -r requirements/bootstrap.lock
+	@touch $(UV)
+
+$(STAMP): $(UV) requirements/main.lock pyproject.toml
+	test -x $(PY) || $(UV) venv --quiet --python $(PYTHON) $(VENV)
+	$(UV) pip sync --quiet --python $(PY) --require-hashes requirements/main.lock
+	$(UV) pip install --quiet --python $(PY) --no-deps --no-build-isolation -e .
+	@touch $(STAMP)
+
+install: $(STAMP)  ## create .venv from the hash-pinned lock files
+
+demo: $(STAMP)  ## run the whole flow on the embedded defaults and print what happened
+	$(VENV)/bin/gateway demo
+
+test: $(STAMP)  ## run every test (unit, PostgreSQL, end-to-end)
+	$(VENV)/bin/ruff check .
+	$(PY) -m pytest -q
+
+test-fast: $(STAMP)  ## unit tests only, no Airflow runs
+	$(PY) -m pytest -q -m "not e2e"
+
+lint: $(STAMP)  ## ruff
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+
+lock: $(UV)  ## re-resolve requirements/main.lock after editing pyproject.toml
+	$(UV) pip compile pyproject.toml --extra dev --generate-hashes --python-version 3.11 --no-header -o requirements/main.lock
+	$(UV) pip compile requirements/bootstrap.in --generate-hashes --python-version 3.11 --no-header -o requirements/bootstrap.lock
+
+clean:  ## remove runtime state (var/) but keep the environment
+	rm -rf var .airflow-test
+
+distclean: clean  ## remove the environments as well
+	rm -rf $(VENV) $(TOOLS)
