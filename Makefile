@@ -7,7 +7,8 @@ VENV        := .venv
 PY          := $(VENV)/bin/python
 STAMP       := $(VENV)/.installed
 export UV_NO_CONFIG := 1
-export PYTHONDONTWRITEBYTECODE := 1
+# The machine may set PYTHONDONTWRITEBYTECODE; with it every run recompiles Airflow from source (seconds).
+unexport PYTHONDONTWRITEBYTECODE
 
 .PHONY: help install demo test test-fast test-e2e lint lock clean distclean
 
@@ -21,7 +22,7 @@ $(UV): requirements/bootstrap.lock
 
 $(STAMP): $(UV) requirements/main.lock pyproject.toml
 	test -x $(PY) || $(UV) venv --quiet --python $(PYTHON) $(VENV)
-	$(UV) pip sync --quiet --python $(PY) --require-hashes requirements/main.lock
+	$(UV) pip sync --quiet --compile-bytecode --python $(PY) --require-hashes requirements/main.lock
 	$(UV) pip install --quiet --python $(PY) --no-deps --no-build-isolation -e .
 	@touch $(STAMP)
 

@@ -50,7 +50,8 @@ class Condition:
 
 @dataclass(frozen=True)
 class Rule:
-    """A cross-field rule: when ``condition`` holds, ``require`` must be filled and ``check`` must pass.
+    """A cross-field rule: when ``condition`` holds, ``require`` must be filled, at least one of
+    ``require_any`` must be filled, and ``check`` must pass.
 
     ``check`` maps a field code to an identifier check applied only to the rows where the condition
     holds (e.g. 证件号码 is checked as a resident ID only when 证件类型 is 身份证).
@@ -61,6 +62,7 @@ class Rule:
     condition: Condition | None
     require: tuple[str, ...] = ()
     check: tuple[tuple[str, IdentifierCheck], ...] = ()
+    require_any: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -96,3 +98,10 @@ class RecordType:
     @property
     def codes(self) -> tuple[str, ...]:
         return tuple(f.code for f in self.fields)
+
+    @property
+    def personal_id_fields(self) -> frozenset[str]:
+        """Fields that may hold a personal ID number: their values are masked wherever they are shown."""
+        direct = {f.code for f in self.fields if f.check == "resident_id"}
+        by_rule = {code for rule in self.rules for code, kind in rule.check if kind == "resident_id"}
+        return frozenset(direct | by_rule)

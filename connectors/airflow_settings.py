@@ -1,0 +1,43 @@
+"""Gateway settings inside Airflow: environment defaults, overridden by the ``gateway_hub`` Connection.
+
+gateway/ never imports Airflow; this is where an Airflow Connection becomes plain settings. The Connection
+(type http) holds the hub address: host, port and schema (http or https); its extras may hold
+``sender_id``, ``verify`` (true/false or a CA bundle path) and ``keys_dir``. Without the Connection, the
+``GATEWAY_*`` environment variables (or the embedded defaults) apply, which is what the demo uses.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from gateway.settings import Settings
+
+log = logging.getLogger(__name__)
+HUB_CONN_ID = "gateway_hub"
+
+
+def gateway_settings(conn_id: str = HUB_CONN_ID) -> Settings:
+    from pathlib import Path
+
+    from airflow.sdk import BaseHook
+    from airflow.sdk.exceptions import AirflowNotFoundException
+
+    settings = Settings.from_env()
+    try:
+        conn = BaseHook.get_connection(conn_id)
+    except AirflowNotFoundException:
+        log.info("no Airflow connection %r: hub %s from the environment", conn_id, settings.hub_url)
+        return settings
+    scheme = conn.schema if conn.schema in {"http", "https"} else "https"
+    port = f":{conn.port}" if conn.port else ""
+    extra = conn.extra_dejson
+    verify = extra.get("verify", settings.hub_verify)
+    if isinstance(verify, str) and verify.lower() in {"true", "false"}:
+        verify = verify.lower() == "true"
+    changes: dict[str, object] = {"hub_url": f"{scheme}://{conn.host}{port}", "hub_verify": verify}
+    if "sender_id" in extra:
+        changes["sender_id"] = str(extra["sender_id"])
+    if "keys_dir" in extra:
+        changes["keys_dir"] = Path(extra["keys_dir"])
+    log.info("hub from Airflow connection %r: %s", conn_id, changes["hub_url"])
+    return settings.with_overrides(**changes)

@@ -1,0 +1,200 @@
+"""`gateway`: the command line for platform engineers and departments.
+
+Every command works on the embedded defaults (var/ in the repository) unless GATEWAY_* variables say
+otherwise; see `gateway --help` and docs/operations.md.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from gateway.ids.cli import app as ids_app
+from gateway.settings import Settings
+
+app = typer.Typer(
+    help="忻州 互联网+监管 数据交换网关 — supervision data-exchange gateway.",
+    no_args_is_help=True,
+    pretty_exceptions_show_locals=False,
+    rich_markup_mode=None,
+)
+db_app = typer.Typer(
+    help="The gateway database (SQLite by default, PostgreSQL via GATEWAY_DATABASE_URL).",
+    no_args_is_help=True,
+)
+keys_app = typer.Typer(help="Transfer keys (signing and encryption).", no_args_is_help=True)
+queue_app = typer.Typer(help="Records waiting for an entity (the resolution queue).", no_args_is_help=True)
+app.add_typer(ids_app, name="ids")
+app.add_typer(db_app, name="db")
+app.add_typer(keys_app, name="keys")
+app.add_typer(queue_app, name="queue")
+console = Console()
+
+
+def _settings() -> Settings:
+    return Settings.from_env()
+
+
+@app.callback()
+def _main(verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Log every step.")] = False) -> None:
+    logging.basicConfig(
+        level=logging.INFO if verbose else logging.WARNING,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
+
+
+@db_app.command("upgrade")
+def db_upgrade() -> None:
+    """Create or migrate the gateway database to the newest schema."""
+    from gateway.store.db import describe, migrate
+
+    settings = _settings()
+    revision = migrate(settings.database_url)
+    console.print(f"database {describe(settings.database_url)} is at revision {revision}")
+
+
+@db_app.command("status")
+def db_status() -> None:
+    """Show the schema revision and what the database holds."""
+    from gateway.status import collect
+    from gateway.store.db import current_revision, describe, head_revision
+
+    settings = _settings()
+    console.print(f"database: {describe(settings.database_url)}")
+    console.print(f"revision: {current_revision(settings.database_url)} (newest {head_revision()})")
+    console.print_json(json.dumps(collect(settings), ensure_ascii=False))
+
+
+@keys_app.command("generate")
+def keys_generate(
+    hub_id: Annotated[str, typer.Option(help="Party id of the hub the demo keys are made for.")] = "SX-HUB",
+    valid_days: Annotated[int, typer.Option(help="Validity of the new keys, in days.")] = 365,
+) -> None:
+    """Make the gateway's signing key and a local hub's keys under GATEWAY_KEYS_DIR (never committed).
+
+    Does nothing if keys already exist there. Against a real hub, import the hub's published public
+    keys instead and register the gateway's public signing key with the hub."""
+    from gateway.transfer import generate_keys
+
+    settings = _settings()
+    made = generate_keys(settings.keys_dir, settings.sender_id, hub_id, valid_days=valid_days)
+    console.print(f"{'generated' if made else 'kept existing'} keys in {settings.keys_dir}")
+
+
+@app.command("check")
+def check(
+    file: Annotated[
+        Path, typer.Argument(exists=True, dir_okay=False, readable=True, help="CSV or XLSX export.")
+    ],
+    source: Annotated[
+        str | None, typer.Option("--source", help="Use this mapping id (see `gateway mappings`).")
+    ] = None,
+    department: Annotated[
+        str, typer.Option(help="Inbox (department id) the file would be dropped in.")
+    ] = "check",
+    text: Annotated[
+        bool, typer.Option("--text", help="Print the Chinese text receipt instead of JSON.")
+    ] = False,
+) -> None:
+    """Check a file exactly as the drop folder would, store nothing, and print the receipt.
+
+    The national templates are recognised by their headers; --source selects a department's own mapping.
+    Exit status: 0 accepted, 1 partly accepted, 2 rejected."""
+    from gateway.ingest import ingest_file
+
+    result = ingest_file(_settings(), file, department, mapping_id=source, dry_run=True)
+    receipt = result.receipt
+    if text:
+        sys.stdout.write(receipt.to_text())
+    else:
+        sys.stdout.write(receipt.to_json().decode() + "\n")
+    raise typer.Exit({"accepted": 0, "partial": 1}.get(receipt.status, 2))
+
+
+@app.command("mappings")
+def mappings() -> None:
+    """List the mappings (national templates and departments' own)."""
+    from gateway.mapping.spec import load_mappings
+
+    table = Table("id", "record type", "kind", "sources", "label")
+    for spec in load_mappings(_settings().mappings_dir).values():
+        table.add_row(
+            spec.id,
+            spec.record_type,
+            "national template" if spec.template else "source",
+            ", ".join(spec.sources),
+            spec.label,
+        )
+    console.print(table)
+
+
+@app.command("deliver")
+def deliver() -> None:
+    """Batch everything in the outbox and deliver it to the hub (what the deliver_to_province DAG runs)."""
+    from gateway.delivery.service import DeliveryFailed, build_pending, deliver_all
+
+    settings = _settings()
+    built = build_pending(settings)
+    try:
+        totals = deliver_all(settings, built)
+    except DeliveryFailed as exc:
+        console.print(f"[red]{exc}[/red]")
+        raise typer.Exit(1) from exc
+    console.print(f"built {len(built)} batches; {totals}")
+
+
+@queue_app.command("list")
+def queue_list(limit: Annotated[int, typer.Option(help="Show at most this many.")] = 50) -> None:
+    """Records that could not be attached to a market entity, oldest first."""
+    from gateway.queue import waiting
+
+    rows = waiting(_settings(), limit)
+    table = Table("id", "record type", "natural key", "subject", "since", "reason")
+    for item in rows:
+        table.add_row(
+            str(item.queue_id),
+            item.record_type,
+            item.natural_key,
+            item.subject_name or "",
+            item.since.isoformat(),
+            item.reason,
+        )
+    console.print(table)
+    console.print(f"{len(rows)} waiting")
+
+
+@app.command("status")
+def status(as_json: Annotated[bool, typer.Option("--json", help="Machine-readable output.")] = False) -> None:
+    """What the gateway holds: files, records, entities, outbox and batches."""
+    from gateway.status import collect, render
+
+    data = collect(_settings())
+    if as_json:
+        sys.stdout.write(json.dumps(data, ensure_ascii=False, indent=2) + "\n")
+    else:
+        render(data, console)
+
+
+@app.command("demo")
+def demo(
+    keep_hub: Annotated[bool, typer.Option(help="Leave the local hub running afterwards.")] = False,
+) -> None:
+    """Run the main job on the embedded defaults: local hub, sample files, both DAGs, and a summary."""
+    from gateway.demo import run_demo
+
+    raise typer.Exit(run_demo(_settings(), console, keep_hub=keep_hub))
+
+
+def main() -> None:
+    app()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,276 @@
+"""`make demo`: the whole flow on the embedded defaults, then a summary a person can read.
+
+Airflow and the hub run as child processes (`airflow dags test`, `python -m hub serve`), exactly as an
+engineer would run them by hand, so gateway/ stays free of Airflow and hub imports. Everything the demo
+writes lives under GATEWAY_HOME (var/); running it again changes nothing at the hub and says so.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from rich.console import Console
+from rich.table import Table
+
+from gateway.settings import REPO_ROOT, Settings
+from gateway.status import batches_since, files_since
+from gateway.store.db import describe, migrate
+
+HUB_ID = "SX-HUB"
+SAMPLES = REPO_ROOT / "samples" / "inbox"
+STATUS_TEXT = {"accepted": "全部接收", "partial": "部分接收", "rejected": "拒收", "duplicate": "重复"}
+
+
+class DemoError(RuntimeError):
+    pass
+
+
+def airflow_env(settings: Settings, extra: dict[str, str] | None = None) -> dict[str, str]:
+    """Airflow on SQLite under var/airflow, with this repository's dags/ and plugins/."""
+    home = settings.home / "airflow"
+    env = dict(os.environ)
+    env.update(
+        {
+            "AIRFLOW_HOME": str(home),
+            "AIRFLOW__CORE__DAGS_FOLDER": str(REPO_ROOT / "dags"),
+            "AIRFLOW__CORE__PLUGINS_FOLDER": str(REPO_ROOT / "plugins"),
+            "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
+            "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": f"sqlite:///{home / 'airflow.db'}",
+            "AIRFLOW__LOGGING__BASE_LOG_FOLDER": str(home / "logs"),
+            "GATEWAY_HOME": str(settings.home),
+            "GATEWAY_DATABASE_URL": settings.database_url,
+            "GATEWAY_KEYS_DIR": str(settings.keys_dir),
+            "GATEWAY_SETTLE_SECONDS": "0",
+        }
+    )
+    env.update(extra or {})
+    return env
+
+
+def _run(cmd: list[str], env: dict[str, str], log_path: Path) -> None:
+    log_path.parent.mkdir(parents=True, exist_ok=True)
+    with log_path.open("wb") as log:
+        result = subprocess.run(cmd, env=env, stdout=log, stderr=subprocess.STDOUT, check=False)
+    if result.returncode != 0:
+        tail = log_path.read_text(errors="replace").splitlines()[-25:]
+        raise DemoError(
+            f"{' '.join(cmd[:4])} … failed (exit {result.returncode}); log {log_path}:\n" + "\n".join(tail)
+        )
+
+
+def run_dag(settings: Settings, dag_id: str, env: dict[str, str], log_dir: Path) -> None:
+    """`airflow dags test`, then insist the run succeeded (the command's exit status alone does not say)."""
+    log_path = log_dir / f"{dag_id}.log"
+    _run([sys.executable, "-m", "airflow", "dags", "test", dag_id], env, log_path)
+    text = log_path.read_text(errors="replace")
+    states = re.findall(r"state[=:]\s*'?(success|failed)", text, flags=re.IGNORECASE)
+    if not states or states[-1].lower() != "success" or "Traceback" in text.split("Dag run")[-1]:
+        raise DemoError(f"DAG {dag_id} did not succeed; see {log_path}")
+
+
+@contextmanager
+def local_hub(settings: Settings, log_dir: Path, *, keep: bool) -> Iterator[str]:
+    """Start the reference hub on a free loopback port and yield its URL."""
+    log_dir.mkdir(parents=True, exist_ok=True)
+    cmd = [
+        sys.executable,
+        "-m",
+        "hub",
+        "serve",
+        "--home",
+        str(settings.home / "hub"),
+        "--keys",
+        str(settings.keys_dir / "hub"),
+        "--schemas",
+        str(settings.schemas_dir),
+        "--host",
+        "127.0.0.1",
+        "--port",
+        "0",
+    ]
+    log = (log_dir / "hub.log").open("wb")
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=log, env=dict(os.environ))
+    url = None
+    deadline = time.monotonic() + 30
+    assert proc.stdout is not None
+    while time.monotonic() < deadline:
+        line = proc.stdout.readline().decode(errors="replace")
+        if not line:
+            break
+        match = re.search(r"listening on (https?://\S+)", line)
+        if match:
+            url = match.group(1).rstrip("/")
+            break
+    if url is None:
+        proc.kill()
+        raise DemoError(f"the hub did not start; see {log_dir / 'hub.log'}")
+    try:
+        yield url
+    finally:
+        if not keep:
+            proc.terminate()
+            try:
+                proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+        log.close()
+
+
+def drop_samples(settings: Settings) -> list[Path]:
+    """Copy the sample exports into the departments' inboxes, as a department would drop them."""
+    dropped = []
+    for folder in sorted(p for p in SAMPLES.iterdir() if p.is_dir()):
+        inbox = settings.dropzone / folder.name / "inbox"
+        inbox.mkdir(parents=True, exist_ok=True)
+        for sample in sorted(p for p in folder.iterdir() if p.is_file()):
+            target = inbox / sample.name
+            shutil.copyfile(sample, target)
+            dropped.append(target)
+    return dropped
+
+
+def hub_report(settings: Settings) -> dict[str, Any]:
+    out = subprocess.run(
+        [sys.executable, "-m", "hub", "report", "--json", "--home", str(settings.home / "hub")],
+        capture_output=True,
+        check=True,
+    )
+    return json.loads(out.stdout)
+
+
+def _rel(path: str | None) -> str:
+    if not path:
+        return "-"
+    try:
+        return str(Path(path).relative_to(Path.cwd()))
+    except ValueError:
+        return path
+
+
+def run_demo(settings: Settings, console: Console, *, keep_hub: bool = False) -> int:
+    began = time.monotonic()
+    since = datetime.now(UTC).replace(microsecond=0) - timedelta(seconds=1)
+    settings.ensure_dirs()
+    log_dir = settings.home / "demo" / since.strftime("%Y%m%dT%H%M%S")
+
+    def step(text: str) -> None:
+        console.print(f"[bold cyan]▸[/] {text}  [dim]({time.monotonic() - began:.1f}s)[/]")
+
+    try:
+        step(f"gateway database: {describe(settings.database_url)}")
+        migrate(settings.database_url)
+        step("Airflow metadata database (SQLite, var/airflow)")
+        _run(
+            [sys.executable, "-m", "airflow", "db", "migrate"],
+            airflow_env(settings),
+            log_dir / "airflow-db.log",
+        )
+        from gateway.transfer import generate_keys
+
+        made = generate_keys(settings.keys_dir, settings.sender_id, HUB_ID)
+        step(f"transfer keys: {'generated' if made else 'existing'} in {_rel(str(settings.keys_dir))}")
+        with local_hub(settings, log_dir, keep=keep_hub) as hub_url:
+            step(f"reference hub listening on {hub_url}")
+            dropped = drop_samples(settings)
+            step(
+                f"dropped {len(dropped)} sample files into {_rel(str(settings.dropzone))}/<department>/inbox"
+            )
+            env = airflow_env(settings, {"GATEWAY_HUB_URL": hub_url})
+            step("running DAG department_files (airflow dags test)")
+            run_dag(settings, "department_files", env, log_dir)
+            step("running DAG deliver_to_province (airflow dags test)")
+            run_dag(settings, "deliver_to_province", env, log_dir)
+        step("hub stopped" if not keep_hub else "hub left running")
+    except DemoError as exc:
+        console.print(f"[red]demo failed:[/] {exc}")
+        return 1
+    summarize(settings, since, console)
+    console.print(f"[dim]logs: {_rel(str(log_dir))}; done in {time.monotonic() - began:.1f}s[/]")
+    return 0
+
+
+def summarize(settings: Settings, since: datetime, console: Console) -> None:
+    files = files_since(settings, since)
+    table = Table(title="files received (文件接收情况)")
+    for column in ("department", "file", "result", "rows", "accepted", "rejected", "new/upd/same", "receipt"):
+        table.add_column(column)
+    for f in files:
+        receipt = f"{f['archived_path']}.receipt.txt" if f["archived_path"] else None
+        table.add_row(
+            f["department"],
+            f["file_name"],
+            STATUS_TEXT.get(f["status"], f["status"]),
+            str(f["rows_total"]),
+            str(f["rows_accepted"]),
+            str(f["rows_rejected"]),
+            f"{f['new']}/{f['updated']}/{f['rows_unchanged']}",
+            _rel(receipt),
+        )
+    console.print(table)
+    for f in files:
+        if f["error"]:
+            console.print(f"  [yellow]{f['department']}/{f['file_name']}[/]: {f['error']}")
+
+    entities = entity_summary(settings, since)
+    console.print(
+        f"entities: {entities['created']} created this run, {entities['total']} in the registry; "
+        f"records attached by {entities['methods'] or 'nothing new'}; "
+        f"{entities['waiting']} waiting for an entity (gateway queue list)"
+    )
+
+    batches = batches_since(settings, since)
+    if batches:
+        table = Table(title="batches sealed and delivered (报送批次)")
+        for column in ("batch", "type", "records", "status", "hub receipt"):
+            table.add_column(column)
+        for b in batches:
+            receipt = json.loads(b["receipt"]) if b["receipt"] else None
+            verdict = f"signature verified, {receipt['accepted']} accepted" if receipt else "none"
+            table.add_row(b["batch_id"], b["record_type"], str(b["records"]), b["status"], verdict)
+        console.print(table)
+    else:
+        console.print("[green]nothing new to send:[/] every record is already at the hub (no batch built)")
+
+    report = hub_report(settings)
+    table = Table(title="the hub holds (省级平台已接收)")
+    for column in ("sender", "record type", "operation", "records"):
+        table.add_column(column)
+    for row in report.get("records", []):
+        table.add_row(str(row["sender"]), str(row["record_type"]), str(row["op"]), str(row["count"]))
+    console.print(table)
+
+
+def entity_summary(settings: Settings, since: datetime) -> dict[str, Any]:
+    from sqlalchemy import func, select
+
+    from gateway.store.db import engine_for
+    from gateway.store.tables import entity, record_version, resolution_queue
+
+    with engine_for(settings.database_url).connect() as conn:
+        created = conn.execute(select(func.count()).select_from(entity).where(entity.c.created_at >= since))
+        total = conn.execute(select(func.count()).select_from(entity))
+        methods = conn.execute(
+            select(record_version.c.attach_method, func.count())
+            .where(record_version.c.created_at >= since)
+            .group_by(record_version.c.attach_method)
+        )
+        waiting = conn.execute(
+            select(func.count()).select_from(resolution_queue).where(resolution_queue.c.resolved_at.is_(None))
+        )
+        return {
+            "created": created.scalar_one(),
+            "total": total.scalar_one(),
+            "methods": ", ".join(f"{m or 'none (queued)'}: {n}" for m, n in methods),
+            "waiting": waiting.scalar_one(),
+        }

@@ -1,0 +1,411 @@
+"""One department file, from bytes to stored versions and outbox rows, in one transaction.
+
+read → land (Parquet) → map → validate → attach → store. Nothing is committed unless the whole file is
+through; a file whose share of bad rows passes the threshold is rejected whole and stores nothing. The file
+row, the records, their versions and the outbox rows commit together, so a crash means the file is simply
+processed again on the next run, and a file already committed is recognised by its content hash.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import os
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+from sqlalchemy import Connection, Engine, delete, insert, select, update
+
+from gateway.entities import attach
+from gateway.intake import ReadError, SourceFile, open_source
+from gateway.mapping.engine import Plan, UnknownHeaders, apply_plan, plan_by_id, plan_for
+from gateway.mapping.spec import MappingError, MappingSpec, load_mappings
+from gateway.receipts import Receipt
+from gateway.row_errors import RowError
+from gateway.schema import load_record_types
+from gateway.schema.model import RecordType
+from gateway.settings import Settings
+from gateway.store.db import engine_for, migrate
+from gateway.store.records import StoreCounts, store_batch
+from gateway.store.tables import audit, source_file
+from gateway.validation import validate
+
+log = logging.getLogger(__name__)
+BATCH_ROWS = 65_536
+
+
+class _ThresholdExceeded(Exception):
+    """Raised inside the transaction to roll back everything the file wrote."""
+
+
+@dataclass(frozen=True)
+class IngestResult:
+    receipt: Receipt
+    outcome: str  # processed | rejected: which folder the file belongs in
+    source_file_id: int | None
+    replayed: bool = False  # the receipt comes from an earlier run (duplicate or crash recovery)
+
+
+def file_sha256(path: Path) -> tuple[str, int]:
+    digest = hashlib.sha256()
+    size = 0
+    with path.open("rb") as handle:
+        while chunk := handle.read(1 << 20):
+            digest.update(chunk)
+            size += len(chunk)
+    return digest.hexdigest(), size
+
+
+def _now() -> datetime:
+    return datetime.now(UTC).replace(microsecond=0)
+
+
+def _outcome(receipt: Receipt) -> str:
+    return "rejected" if receipt.status == "rejected" else "processed"
+
+
+def _previous(conn: Connection, department: str, sha256: str) -> dict[str, object] | None:
+    row = conn.execute(
+        select(
+            source_file.c.id, source_file.c.status, source_file.c.receipt, source_file.c.archived_at
+        ).where(source_file.c.department == department, source_file.c.sha256 == sha256)
+    ).first()
+    return row._asdict() if row else None
+
+
+def _replay(previous: dict[str, object], display_name: str, now: datetime) -> IngestResult:
+    """Same content again. Not yet archived: a crash after commit, so re-issue the original receipt.
+    Archived: a genuine duplicate drop, answered with a receipt that says so and stores nothing."""
+    original = Receipt.from_json(str(previous["receipt"]))
+    if previous["archived_at"] is None:
+        return IngestResult(original, _outcome(original), int(previous["id"]), replayed=True)  # type: ignore[call-overload]
+    duplicate = Receipt(
+        department=original.department,
+        file=display_name,
+        sha256=original.sha256,
+        size=original.size,
+        received_at=now.isoformat(),
+        status="duplicate",
+        format=original.format,
+        encoding=original.encoding,
+        mapping=original.mapping,
+        mapping_label=original.mapping_label,
+        record_type=original.record_type,
+        record_type_label=original.record_type_label,
+        rows=original.rows,
+        first_processed_at=str(original.received_at),
+        warnings=[f"该文件与 {original.received_at} 提交的「{original.file}」内容完全相同，未重复入库"],
+    )
+    return IngestResult(duplicate, "processed", int(previous["id"]), replayed=True)  # type: ignore[call-overload]
+
+
+def _choose_plan(
+    headers: list[str],
+    department: str,
+    mapping_id: str | None,
+    specs: dict[str, MappingSpec],
+    record_types: dict[str, RecordType],
+) -> Plan:
+    if mapping_id is not None:
+        if mapping_id not in specs:
+            raise UnknownHeaders(f"未知的映射 {mapping_id}；可用：{'、'.join(sorted(specs))}")
+        return plan_by_id(headers, specs[mapping_id], record_types)
+    return plan_for(headers, specs, record_types, source=department)
+
+
+@contextmanager
+def _landing_writer(path: Path | None) -> Iterator[list[pq.ParquetWriter | None]]:
+    """Write the raw batches once, as Parquet; the file appears under its final name only when complete."""
+    holder: list[pq.ParquetWriter | None] = [None]
+    tmp = path.with_suffix(".parquet.tmp") if path else None
+    try:
+        yield holder
+        if holder[0] is not None and path and tmp:
+            holder[0].close()
+            holder[0] = None
+            os.replace(tmp, path)
+    finally:
+        if holder[0] is not None:
+            holder[0].close()
+        if tmp and tmp.exists():
+            tmp.unlink()
+
+
+def ingest_file(
+    settings: Settings,
+    path: Path,
+    department: str,
+    *,
+    display_name: str | None = None,
+    mapping_id: str | None = None,
+    dry_run: bool = False,
+) -> IngestResult:
+    """Process one file. With ``dry_run`` the same code runs against a throw-away database and lands
+    nothing, which is how ``gateway check`` previews a receipt."""
+    if dry_run:
+        with tempfile.TemporaryDirectory(prefix="gateway-check-") as scratch:
+            url = f"sqlite:///{Path(scratch) / 'check.db'}"
+            migrate(url)
+            try:
+                return _ingest(
+                    settings.with_overrides(database_url=url),
+                    path,
+                    department,
+                    display_name or path.name,
+                    mapping_id,
+                    land=False,
+                )
+            finally:
+                engine_for(url).dispose()
+    return _ingest(settings, path, department, display_name or path.name, mapping_id, land=True)
+
+
+def _ingest(
+    settings: Settings, path: Path, department: str, display_name: str, mapping_id: str | None, *, land: bool
+) -> IngestResult:
+    now = _now()
+    sha256, size = file_sha256(path)
+    engine = engine_for(settings.database_url)
+    with engine.begin() as conn:
+        previous = _previous(conn, department, sha256)
+        if previous is not None and previous["status"] == "rejected" and previous["archived_at"] is not None:
+            # A rejected file stored nothing; dropped again (perhaps after a mapping fix), it gets a fresh look.
+            conn.execute(delete(source_file).where(source_file.c.id == previous["id"]))
+            previous = None
+    if previous is not None:
+        log.info("%s/%s: same content as an earlier file (sha256 %s…)", department, display_name, sha256[:12])
+        return _replay(previous, display_name, now)
+
+    receipt = Receipt(
+        department=department, file=display_name, sha256=sha256, size=size, received_at=now.isoformat()
+    )
+    try:
+        record_types = load_record_types(settings.schemas_dir)
+        specs = load_mappings(settings.mappings_dir)
+        with open_source(path) as source:
+            receipt.format, receipt.encoding = source.format, source.encoding
+            plan = _choose_plan(list(source.headers), department, mapping_id, specs, record_types)
+            return _store_file(settings, engine, source, plan, receipt, now, land=land)
+    except ReadError as exc:
+        receipt.fail(exc.code, exc.message)
+    except UnknownHeaders as exc:
+        receipt.fail("E_HEADERS", exc.message)
+    except MappingError as exc:
+        receipt.fail("E_MAPPING", f"映射文件有误，请联系平台管理员：{exc}")
+    receipt.accepted = receipt.new = receipt.updated = receipt.unchanged = receipt.queued = 0
+    receipt.rejected = receipt.rows
+    return _record_rejection(engine, receipt, now)
+
+
+def _store_file(
+    settings: Settings,
+    engine: Engine,
+    source: SourceFile,
+    plan: Plan,
+    receipt: Receipt,
+    now: datetime,
+    *,
+    land: bool,
+) -> IngestResult:
+    rtype = plan.record_type
+    department, sha256 = receipt.department, receipt.sha256
+    threshold = (
+        plan.spec.reject_threshold if plan.spec.reject_threshold is not None else settings.reject_threshold
+    )
+    receipt.mapping, receipt.mapping_label = plan.spec.id, plan.spec.label
+    receipt.record_type, receipt.record_type_label, receipt.threshold = rtype.name, rtype.label, threshold
+    receipt.warnings.extend(f"列「{h}」未对应任何字段，已忽略" for h in plan.ignored if h.strip())
+    landing = settings.landing_dir / department / f"{sha256}.parquet" if land else None
+    if landing:
+        landing.parent.mkdir(parents=True, exist_ok=True)
+
+    errors: list[RowError] = []
+    counts = StoreCounts()
+    try:
+        with engine.begin() as conn, _landing_writer(landing) as writer:
+            file_id = conn.execute(
+                insert(source_file).returning(source_file.c.id),
+                [
+                    {
+                        "department": department,
+                        "file_name": receipt.file[:255],
+                        "sha256": sha256,
+                        "size": receipt.size,
+                        "format": source.format,
+                        "encoding": source.encoding,
+                        "mapping_id": plan.spec.id,
+                        "record_type": rtype.name,
+                        "status": "processing",
+                        "receipt": "{}",
+                        "received_at": now,
+                        "landing_path": str(landing) if landing else None,
+                    }
+                ],
+            ).scalar_one()
+            seen_row_errors = 0
+            for batch in source.batches(BATCH_ROWS):
+                if landing:
+                    if writer[0] is None:
+                        writer[0] = pq.ParquetWriter(landing.with_suffix(".parquet.tmp"), batch.schema)
+                    writer[0].write_batch(batch)
+                receipt.rows += batch.num_rows
+                shape_errors = [
+                    RowError(row, "（整行）", "E_ROW_SHAPE", message)
+                    for row, message in source.row_errors[seen_row_errors:]
+                ]
+                seen_row_errors = len(source.row_errors)
+                mapped = apply_plan(plan, batch)
+                checked = validate(
+                    rtype, mapped.table, plan.header_of, earlier=[*shape_errors, *mapped.errors]
+                )
+                errors.extend(checked.errors)
+                attachment = attach(conn, rtype, checked.good, now)
+                stored = store_batch(
+                    conn,
+                    rtype,
+                    checked.good,
+                    attachment,
+                    source_file_id=file_id,
+                    source_sha256=sha256,
+                    now=now,
+                    header_of=plan.header_of,
+                )
+                errors.extend(stored.duplicates)
+                counts.add(stored)
+            bad_rows = len({e.row for e in errors})
+            receipt.rejected = bad_rows
+            receipt.accepted = receipt.rows - bad_rows
+            receipt.new, receipt.updated = counts.inserted, counts.updated
+            receipt.unchanged, receipt.queued = counts.unchanged, counts.queued
+            receipt.set_errors(sorted(errors, key=lambda e: (e.row, e.field)))
+            if receipt.rows == 0:
+                receipt.fail("E_NO_ROWS", "文件只有表头，没有数据行")
+                raise _ThresholdExceeded
+            share = bad_rows / receipt.rows
+            if receipt.accepted == 0 or share > threshold:
+                receipt.fail(
+                    "E_THRESHOLD",
+                    f"错误行 {bad_rows} 行，占 {share:.0%}，超过拒收阈值 "
+                    f"{threshold:.0%}，整份文件未接收，请修改后重新报送",
+                )
+                raise _ThresholdExceeded
+            receipt.status = "partial" if bad_rows else "accepted"
+            conn.execute(
+                update(source_file)
+                .where(source_file.c.id == file_id)
+                .values(
+                    status=receipt.status,
+                    rows_total=receipt.rows,
+                    rows_accepted=receipt.accepted,
+                    rows_rejected=receipt.rejected,
+                    rows_unchanged=receipt.unchanged,
+                    receipt=receipt.to_json().decode(),
+                )
+            )
+            _audit(conn, now, "file.ingested", str(file_id), receipt)
+    except _ThresholdExceeded:
+        receipt.accepted = receipt.new = receipt.updated = receipt.unchanged = receipt.queued = 0
+        receipt.rejected = receipt.rows
+        return _record_rejection(engine, receipt, now)
+    log.info(
+        "%s/%s: %s, %d rows, %d accepted (%d new, %d updated, %d unchanged), %d rejected",
+        department,
+        receipt.file,
+        receipt.status,
+        receipt.rows,
+        receipt.accepted,
+        receipt.new,
+        receipt.updated,
+        receipt.unchanged,
+        receipt.rejected,
+    )
+    return IngestResult(receipt, "processed", file_id)
+
+
+def _record_rejection(engine: Engine, receipt: Receipt, now: datetime) -> IngestResult:
+    """A rejected file is remembered too, so the same broken bytes dropped again get the same answer."""
+    with engine.begin() as conn:
+        file_id = conn.execute(
+            insert(source_file).returning(source_file.c.id),
+            [
+                {
+                    "department": receipt.department,
+                    "file_name": receipt.file[:255],
+                    "sha256": receipt.sha256,
+                    "size": receipt.size,
+                    "format": receipt.format,
+                    "encoding": receipt.encoding,
+                    "mapping_id": receipt.mapping,
+                    "record_type": receipt.record_type,
+                    "status": "rejected",
+                    "rows_total": receipt.rows,
+                    "rows_accepted": 0,
+                    "rows_rejected": receipt.rows,
+                    "rows_unchanged": 0,
+                    "receipt": receipt.to_json().decode(),
+                    "received_at": now,
+                }
+            ],
+        ).scalar_one()
+        _audit(conn, now, "file.rejected", str(file_id), receipt)
+    log.warning(
+        "%s/%s: rejected: %s",
+        receipt.department,
+        receipt.file,
+        receipt.file_error["message"] if receipt.file_error else "",
+    )
+    return IngestResult(receipt, "rejected", file_id)
+
+
+def _audit(conn: Connection, now: datetime, action: str, subject_id: str, receipt: Receipt) -> None:
+    detail = {
+        k: getattr(receipt, k)
+        for k in (
+            "department",
+            "file",
+            "sha256",
+            "status",
+            "rows",
+            "accepted",
+            "rejected",
+            "new",
+            "updated",
+            "unchanged",
+            "queued",
+        )
+    }
+    conn.execute(
+        insert(audit),
+        [
+            {
+                "at": now,
+                "actor": "ingest",
+                "action": action,
+                "subject_type": "source_file",
+                "subject_id": subject_id,
+                "detail": json.dumps(detail, ensure_ascii=False),
+            }
+        ],
+    )
+
+
+def mark_archived(settings: Settings, source_file_id: int, archived_path: Path) -> None:
+    """Called after the drop folder moved the file: from now on the same bytes are a duplicate."""
+    with engine_for(settings.database_url).begin() as conn:
+        conn.execute(
+            update(source_file)
+            .where(source_file.c.id == source_file_id)
+            .values(archived_path=str(archived_path), archived_at=_now())
+        )
+
+
+def landed_batches(path: Path) -> Iterator[pa.RecordBatch]:
+    """Replays read the landing copy, not the department's file (which has been archived)."""
+    yield from pq.ParquetFile(path).iter_batches(batch_size=BATCH_ROWS)

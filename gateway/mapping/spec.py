@@ -1,0 +1,198 @@
+"""Mapping files (mappings/*.yaml): how one source's columns become a unified record type.
+
+A mapping is data. Two kinds exist:
+
+* ``template: national`` — a national template (双公示 2.0 …): the accepted headers of each field are read
+  from the record type's XSD (its Chinese label, its aliases and its column code), so a department that
+  uses the template needs no mapping file of its own;
+* a source mapping — a department's own export: each field names the header(s) it comes ``from`` or a
+  constant ``value``; it applies to the inboxes listed under ``sources``.
+
+Transforms default by field kind (``mappings/defaults.yaml``) and can be overridden per field.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from gateway.schema.model import FieldSpec, RecordType
+
+DEFAULTS_FILE = "defaults.yaml"
+
+
+class MappingError(ValueError):
+    """A mapping file is malformed; the message names the file and the key."""
+
+
+@dataclass(frozen=True)
+class TransformStep:
+    name: str
+    params: Mapping[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class FieldMapping:
+    code: str
+    headers: tuple[str, ...] = ()
+    value: str | None = None
+    transforms: tuple[TransformStep, ...] | None = None  # None: the defaults for the field's kind
+
+
+@dataclass(frozen=True)
+class MappingSpec:
+    id: str
+    label: str
+    record_type: str
+    template: bool
+    sources: tuple[str, ...]
+    fields: Mapping[str, FieldMapping]
+    defaults: Mapping[str, tuple[TransformStep, ...]]
+    reject_threshold: float | None
+    path: Path
+
+    def field_kind(self, spec: FieldSpec) -> str:
+        """Which default transform list applies: identifiers and code lists are cleaned harder than text."""
+        if spec.check is not None:
+            return "identifier"
+        if spec.base in ("date", "decimal"):
+            return spec.base
+        return "code" if spec.enumeration else "string"
+
+    def steps_for(self, spec: FieldSpec) -> tuple[TransformStep, ...]:
+        mapped = self.fields.get(spec.code)
+        if mapped is not None and mapped.transforms is not None:
+            return mapped.transforms
+        return self.defaults.get(self.field_kind(spec), ())
+
+    def header_candidates(self, record_type: RecordType) -> dict[str, tuple[str, ...]]:
+        """Target field code → the header spellings that fill it."""
+        candidates: dict[str, tuple[str, ...]] = {}
+        for spec in record_type.fields:
+            mapped = self.fields.get(spec.code)
+            if mapped is not None and mapped.value is not None:
+                continue
+            if mapped is not None and mapped.headers:
+                candidates[spec.code] = mapped.headers
+            elif self.template:
+                candidates[spec.code] = (spec.label, *spec.aliases, spec.code)
+        return candidates
+
+    def constants(self) -> dict[str, str]:
+        return {code: m.value for code, m in self.fields.items() if m.value is not None}
+
+
+def _steps(raw: Any, where: str) -> tuple[TransformStep, ...]:
+    if not isinstance(raw, list):
+        raise MappingError(f"{where}: transforms must be a list")
+    steps = []
+    for item in raw:
+        if isinstance(item, str):
+            steps.append(TransformStep(item))
+        elif isinstance(item, dict) and len(item) == 1:
+            ((name, params),) = item.items()
+            if params is not None and not isinstance(params, dict):
+                raise MappingError(f"{where}: parameters of transform {name!r} must be a mapping")
+            steps.append(TransformStep(str(name), params or {}))
+        else:
+            raise MappingError(f"{where}: a transform is a name or a one-key mapping, got {item!r}")
+    return tuple(steps)
+
+
+def _field(code: str, raw: Any, where: str) -> FieldMapping:
+    if not isinstance(raw, dict):
+        raise MappingError(f"{where}.{code}: expected a mapping")
+    unknown = set(raw) - {"from", "value", "transforms"}
+    if unknown:
+        raise MappingError(f"{where}.{code}: unknown keys {sorted(unknown)}")
+    source = raw.get("from", ())
+    headers = (source,) if isinstance(source, str) else tuple(str(h) for h in source)
+    value = raw.get("value")
+    if headers and value is not None:
+        raise MappingError(f"{where}.{code}: give either 'from' or 'value', not both")
+    transforms = _steps(raw["transforms"], f"{where}.{code}") if "transforms" in raw else None
+    return FieldMapping(code, headers, None if value is None else str(value), transforms)
+
+
+def load_defaults(mappings_dir: Path) -> dict[str, tuple[TransformStep, ...]]:
+    path = mappings_dir / DEFAULTS_FILE
+    raw = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    return {kind: _steps(steps, f"{path.name}:{kind}") for kind, steps in raw.get("transforms", {}).items()}
+
+
+def load_mapping(path: Path, defaults: Mapping[str, tuple[TransformStep, ...]]) -> MappingSpec:
+    try:
+        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except yaml.YAMLError as exc:
+        raise MappingError(f"{path.name}: not valid YAML: {exc}") from exc
+    if not isinstance(raw, dict):
+        raise MappingError(f"{path.name}: expected a mapping at the top level")
+    for key in ("id", "record_type"):
+        if key not in raw:
+            raise MappingError(f"{path.name}: missing required key {key!r}")
+    where = path.name
+    merged = dict(defaults)
+    merged.update({k: _steps(v, f"{where}:defaults.{k}") for k, v in (raw.get("defaults") or {}).items()})
+    fields = {
+        str(code): _field(str(code), value, f"{where}:fields")
+        for code, value in (raw.get("fields") or {}).items()
+    }
+    template = raw.get("template") == "national"
+    sources = tuple(str(s) for s in raw.get("sources") or ())
+    if not template and not sources:
+        raise MappingError(f"{where}: a source mapping must list the inboxes it applies to under 'sources'")
+    threshold = raw.get("reject_threshold")
+    return MappingSpec(
+        id=str(raw["id"]),
+        label=str(raw.get("label", raw["id"])),
+        record_type=str(raw["record_type"]),
+        template=template,
+        sources=sources,
+        fields=fields,
+        defaults=merged,
+        reject_threshold=None if threshold is None else float(threshold),
+        path=path,
+    )
+
+
+def load_mappings(mappings_dir: Path) -> dict[str, MappingSpec]:
+    return dict(_load_cached(mappings_dir.resolve(), _fingerprint(mappings_dir)))
+
+
+def _fingerprint(mappings_dir: Path) -> tuple[tuple[str, float], ...]:
+    return tuple(sorted((p.name, p.stat().st_mtime) for p in mappings_dir.glob("*.yaml")))
+
+
+@cache
+def _load_cached(
+    mappings_dir: Path, _fingerprint: tuple[tuple[str, float], ...]
+) -> tuple[tuple[str, MappingSpec], ...]:
+    defaults = load_defaults(mappings_dir)
+    specs: dict[str, MappingSpec] = {}
+    for path in sorted(mappings_dir.glob("*.yaml")):
+        if path.name == DEFAULTS_FILE:
+            continue
+        spec = load_mapping(path, defaults)
+        if spec.id in specs:
+            raise MappingError(f"{path.name}: mapping id {spec.id!r} also used by {specs[spec.id].path.name}")
+        specs[spec.id] = spec
+    return tuple(specs.items())
+
+
+def check_against(spec: MappingSpec, record_type: RecordType) -> None:
+    """Fail loudly when a mapping names a field the record type does not have (a typo would drop data)."""
+    unknown = [code for code in spec.fields if code not in record_type.codes]
+    if unknown:
+        raise MappingError(f"{spec.path.name}: fields not in record type {record_type.name}: {unknown}")
+
+
+def for_source(specs: Mapping[str, MappingSpec], source: str | None) -> Sequence[MappingSpec]:
+    """The mappings to try for a file from ``source``: its own first, then every national template."""
+    own = [s for s in specs.values() if source is not None and source in s.sources]
+    national = [s for s in specs.values() if s.template]
+    return [*own, *national]

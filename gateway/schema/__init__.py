@@ -1,0 +1,51 @@
+"""Record types read from the XSDs in schemas/: the one place every stage gets its field list from."""
+
+from gateway.schema.loader import (
+    BATCH_ELEMENT,
+    BATCH_SCHEMA,
+    META_NAMESPACE,
+    NAMED_TYPE_CHECKS,
+    RECORD_TYPE,
+    TARGET_NAMESPACE,
+    XSD_ONLY_FACETS,
+    SchemaDefinitionError,
+    batch_schema,
+    element_to_type,
+    load_record_type,
+    load_record_types,
+)
+from gateway.schema.model import (
+    BaseKind,
+    Condition,
+    FieldSpec,
+    IdentifierCheck,
+    RecordType,
+    Requirement,
+    Rule,
+    RuleOp,
+    SubjectSpec,
+)
+
+__all__ = [
+    "BATCH_ELEMENT",
+    "BATCH_SCHEMA",
+    "META_NAMESPACE",
+    "NAMED_TYPE_CHECKS",
+    "RECORD_TYPE",
+    "TARGET_NAMESPACE",
+    "XSD_ONLY_FACETS",
+    "BaseKind",
+    "Condition",
+    "FieldSpec",
+    "IdentifierCheck",
+    "RecordType",
+    "Requirement",
+    "Rule",
+    "RuleOp",
+    "SchemaDefinitionError",
+    "SubjectSpec",
+    "batch_schema",
+    "element_to_type",
+    "load_record_type",
+    "load_record_types",
+]

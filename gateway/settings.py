@@ -1,0 +1,79 @@
+"""Where the gateway keeps things and whom it talks to, as one plain value.
+
+gateway/ never imports Airflow: DAGs (and the CLI) build a ``Settings`` from environment variables or an
+Airflow Connection and pass it in. Every path defaults to a folder under ``GATEWAY_HOME`` (``var/`` in the
+repository), so a new user runs everything with no configuration and no server.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+
+
+def _env_path(env: Mapping[str, str], name: str, default: Path) -> Path:
+    value = env.get(name)
+    return Path(value).expanduser().resolve() if value else default
+
+
+@dataclass(frozen=True)
+class Settings:
+    home: Path
+    database_url: str
+    schemas_dir: Path
+    mappings_dir: Path
+    dropzone: Path
+    landing_dir: Path
+    outbox_dir: Path
+    keys_dir: Path
+    sender_id: str = "XZ140900"
+    hub_url: str = "http://127.0.0.1:8765"
+    hub_verify: bool | str = True
+    reject_threshold: float = 0.2
+    batch_max_records: int = 5000
+    settle_seconds: float = 2.0
+    push_retries: int = 5
+    extra: dict[str, str] = field(default_factory=dict)
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
+        """Read ``GATEWAY_*`` variables; anything unset falls back to the embedded defaults."""
+        env = os.environ if env is None else env
+        home = _env_path(env, "GATEWAY_HOME", REPO_ROOT / "var")
+        db_default = f"sqlite:///{home / 'gateway' / 'gateway.db'}"
+        verify_raw = env.get("GATEWAY_HUB_VERIFY", "true")
+        hub_verify: bool | str = (
+            verify_raw.lower() not in {"0", "false", "no"}
+            if verify_raw.lower() in {"0", "1", "true", "false", "yes", "no"}
+            else verify_raw
+        )
+        return cls(
+            home=home,
+            database_url=env.get("GATEWAY_DATABASE_URL", db_default),
+            schemas_dir=_env_path(env, "GATEWAY_SCHEMAS_DIR", REPO_ROOT / "schemas"),
+            mappings_dir=_env_path(env, "GATEWAY_MAPPINGS_DIR", REPO_ROOT / "mappings"),
+            dropzone=_env_path(env, "GATEWAY_DROPZONE", home / "dropzone"),
+            landing_dir=_env_path(env, "GATEWAY_LANDING_DIR", home / "landing"),
+            outbox_dir=_env_path(env, "GATEWAY_OUTBOX_DIR", home / "outbox"),
+            keys_dir=_env_path(env, "GATEWAY_KEYS_DIR", home / "keys"),
+            sender_id=env.get("GATEWAY_SENDER_ID", cls.sender_id),
+            hub_url=env.get("GATEWAY_HUB_URL", cls.hub_url).rstrip("/"),
+            hub_verify=hub_verify,
+            reject_threshold=float(env.get("GATEWAY_REJECT_THRESHOLD", cls.reject_threshold)),
+            batch_max_records=int(env.get("GATEWAY_BATCH_MAX_RECORDS", cls.batch_max_records)),
+            settle_seconds=float(env.get("GATEWAY_SETTLE_SECONDS", cls.settle_seconds)),
+            push_retries=int(env.get("GATEWAY_PUSH_RETRIES", cls.push_retries)),
+        )
+
+    def with_overrides(self, **changes: object) -> Settings:
+        return replace(self, **changes)  # type: ignore[arg-type]
+
+    def ensure_dirs(self) -> None:
+        for path in (self.home, self.dropzone, self.landing_dir, self.outbox_dir, self.keys_dir):
+            path.mkdir(parents=True, exist_ok=True)
+        if self.database_url.startswith("sqlite:///"):
+            Path(self.database_url.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)

@@ -1,0 +1,174 @@
+"""The gateway database, as SQLAlchemy Core tables.
+
+Core rather than the ORM because every hot path is a bulk statement (executemany with RETURNING), never
+one object per row. The Alembic migrations in ``migrations/versions`` create exactly these tables; a test
+compares the two so they cannot drift.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import (
+    BigInteger,
+    Column,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+    UniqueConstraint,
+)
+
+metadata = MetaData(
+    naming_convention={
+        "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+        "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+        "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+        "pk": "pk_%(table_name)s",
+    }
+)
+
+# One row per file a department dropped. (department, sha256) is unique: the same content is processed once.
+source_file = Table(
+    "source_file",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("department", String(64), nullable=False),
+    Column("file_name", String(255), nullable=False),
+    Column("sha256", String(64), nullable=False),
+    Column("size", BigInteger, nullable=False),
+    Column("format", String(16)),
+    Column("encoding", String(32)),
+    Column("mapping_id", String(128)),
+    Column("record_type", String(64)),
+    Column("status", String(16), nullable=False),  # accepted | partial | rejected
+    Column("rows_total", Integer, nullable=False, default=0),
+    Column("rows_accepted", Integer, nullable=False, default=0),
+    Column("rows_rejected", Integer, nullable=False, default=0),
+    Column("rows_unchanged", Integer, nullable=False, default=0),
+    Column("receipt", Text, nullable=False),  # the receipt JSON, so it can be re-issued after a crash
+    Column("landing_path", String(1024)),
+    Column("archived_path", String(1024)),
+    Column("received_at", DateTime(timezone=True), nullable=False),
+    Column("archived_at", DateTime(timezone=True)),
+    UniqueConstraint("department", "sha256"),
+)
+
+# The entity registry: market entities keyed by USCC, with the legacy codes that also identify them.
+entity = Table(
+    "entity",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("uscc", String(18), unique=True),
+    Column("name", String(200), nullable=False),
+    Column("name_norm", String(200), nullable=False, index=True),
+    Column("org_code", String(9), index=True),
+    Column("reg_no", String(15), index=True),
+    Column("origin", String(32), nullable=False),  # record | registry | manual
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("updated_at", DateTime(timezone=True), nullable=False),
+)
+
+# The current state of each record, by natural key.
+record = Table(
+    "record",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("record_type", String(64), nullable=False),
+    Column("natural_key", String(512), nullable=False),
+    Column("entity_id", Integer, ForeignKey("entity.id")),
+    Column("attach_method", String(16)),  # uscc | reg_no | org_code | name | natural_person | manual
+    Column("subject_name", String(200)),
+    Column("status", String(16), nullable=False),  # active | unattached | withdrawn
+    Column("version", Integer, nullable=False),
+    Column("content_hash", String(64), nullable=False),
+    Column("payload", Text, nullable=False),
+    Column("source_file_id", Integer, ForeignKey("source_file.id"), nullable=False),
+    Column("source_row", Integer, nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("updated_at", DateTime(timezone=True), nullable=False),
+    UniqueConstraint("record_type", "natural_key"),
+)
+Index("ix_record_entity_id", record.c.entity_id)
+
+# Every version ever stored, with its lineage: what the hub was (or will be) sent.
+record_version = Table(
+    "record_version",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("record_id", Integer, ForeignKey("record.id"), nullable=False),
+    Column("version", Integer, nullable=False),
+    Column("operation", String(1), nullable=False),  # i | u | d
+    Column("content_hash", String(64), nullable=False),
+    Column("payload", Text, nullable=False),
+    Column("entity_uscc", String(18)),
+    Column("attach_method", String(16)),
+    Column("source_file_id", Integer, ForeignKey("source_file.id"), nullable=False),
+    Column("source_sha256", String(64), nullable=False),
+    Column("source_row", Integer, nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    UniqueConstraint("record_id", "version"),
+)
+
+# Records that could not be attached to an entity wait here until an engineer settles them.
+resolution_queue = Table(
+    "resolution_queue",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("record_id", Integer, ForeignKey("record.id"), nullable=False, unique=True),
+    Column("reason", String(255), nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("resolved_at", DateTime(timezone=True)),
+    Column("resolved_entity_id", Integer, ForeignKey("entity.id")),
+    Column("resolved_by", String(64)),
+)
+
+# Versions to deliver, written in the same transaction as the version itself (transactional outbox).
+outbox = Table(
+    "outbox",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("record_version_id", Integer, ForeignKey("record_version.id"), nullable=False, unique=True),
+    Column("record_type", String(64), nullable=False),
+    Column("batch_id", String(64), ForeignKey("delivery_batch.batch_id")),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+)
+Index("ix_outbox_pending", outbox.c.record_type, outbox.c.batch_id)
+
+# One row per batch sent to the hub. seq is the sender's strictly increasing sequence number.
+delivery_batch = Table(
+    "delivery_batch",
+    metadata,
+    Column("batch_id", String(64), primary_key=True),
+    Column("seq", BigInteger, nullable=False, unique=True),
+    Column("record_type", String(64), nullable=False),
+    Column("records", Integer, nullable=False),
+    Column("status", String(16), nullable=False),  # built | sealed | acknowledged | rejected | failed
+    Column("xml_path", String(1024)),
+    Column("envelope_path", String(1024)),
+    Column("envelope_sha256", String(64)),
+    Column("manifest", Text),
+    Column("signature", Text),
+    Column("attempts", Integer, nullable=False, default=0),
+    Column("last_error", Text),
+    Column("receipt", Text),
+    Column("receipt_signature", Text),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("updated_at", DateTime(timezone=True), nullable=False),
+)
+
+# What happened, step by step, for people who have to explain it later.
+audit = Table(
+    "audit",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("at", DateTime(timezone=True), nullable=False),
+    Column("actor", String(64), nullable=False),
+    Column("action", String(64), nullable=False),
+    Column("subject_type", String(32), nullable=False),
+    Column("subject_id", String(128), nullable=False),
+    Column("detail", Text),
+)
+Index("ix_audit_subject", audit.c.subject_type, audit.c.subject_id)
