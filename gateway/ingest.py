@@ -176,7 +176,7 @@ def _ingest(
     with engine.begin() as conn:
         previous = _previous(conn, department, sha256)
         if previous is not None and previous["status"] == "rejected" and previous["archived_at"] is not None:
-            # A rejected file stored nothing; dropped again (perhaps after a mapping fix), it gets a fresh look.
+            # A rejected file stored nothing; dropped again (say after a mapping fix) it gets a fresh look.
             conn.execute(delete(source_file).where(source_file.c.id == previous["id"]))
             previous = None
     if previous is not None:

@@ -21,6 +21,7 @@ from typing import Any
 
 import yaml
 
+from gateway.mapping import transforms
 from gateway.schema.model import FieldSpec, RecordType
 
 DEFAULTS_FILE = "defaults.yaml"
@@ -88,6 +89,16 @@ class MappingSpec:
 
 
 def _steps(raw: Any, where: str) -> tuple[TransformStep, ...]:
+    steps = _parse_steps(raw, where)
+    for step in steps:  # unknown names and bad parameters fail when the mapping loads, not mid-file
+        try:
+            transforms.validate_params(step.name, step.params)
+        except (KeyError, ValueError) as exc:
+            raise MappingError(f"{where}: transform {step.name!r}: {exc}") from exc
+    return steps
+
+
+def _parse_steps(raw: Any, where: str) -> tuple[TransformStep, ...]:
     if not isinstance(raw, list):
         raise MappingError(f"{where}: transforms must be a list")
     steps = []

@@ -1,0 +1,26 @@
+"""Intake: turn a department's CSV or XLSX export into Arrow batches of strings, safely.
+
+Typical use::
+
+    with open_source(path) as source:       # raises ReadError for a file that cannot be used
+        for batch in source.batches():      # c0..cN-1 (strings) + __row__ (spreadsheet row)
+            ...
+        problems = source.row_errors        # (row, message) pairs for the validator
+"""
+
+from gateway.intake.errors import ErrorCode, ReadError, RowError
+from gateway.intake.limits import DEFAULT_LIMITS, ReadLimits
+from gateway.intake.shape import ROW_COLUMN, column_name
+from gateway.intake.source import SourceFile, open_source
+
+__all__ = [
+    "DEFAULT_LIMITS",
+    "ROW_COLUMN",
+    "ErrorCode",
+    "ReadError",
+    "ReadLimits",
+    "RowError",
+    "SourceFile",
+    "column_name",
+    "open_source",
+]

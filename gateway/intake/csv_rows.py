@@ -1,0 +1,191 @@
+"""Stream a CSV file's data rows through pyarrow, numbered as the department sees them.
+
+Row numbers are the hard part. pyarrow yields only rows whose cell count matches the header and
+does not say where they were in the file. What it does give, when parsing single-threaded, is the
+record number of every *mismatching* row (``InvalidRow.number``, counting from 1 at the first
+record, one per record however many quoted newlines it holds, empty lines included; verified in
+tests). Those rows are skipped by pyarrow and re-parsed here. Every other record is a valid row
+and arrives in file order, so the valid rows' numbers are exactly the numbers not taken by skipped
+rows, which numpy computes for a whole batch at once.
+
+pyarrow's streaming reader parses a block before yielding its batch, so by the time a batch
+arrives every skipped row that precedes any of its rows has been reported.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+from collections import deque
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.csv as pacsv
+
+from gateway.intake.csv_head import CsvHead
+from gateway.intake.errors import ReadError, RowError
+from gateway.intake.limits import ReadLimits
+from gateway.intake.shape import ROW_COLUMN, column_name
+
+_NATIVE_UTF8 = frozenset({"utf-8", "utf-8-sig"})
+"""pyarrow decodes UTF-8 natively and drops a UTF-8 BOM itself; other codecs go through Python."""
+
+
+@dataclass
+class _SkippedRows:
+    """pyarrow's invalid-row handler: remember each mismatching record and let pyarrow skip it."""
+
+    rows: deque[tuple[int, str]] = field(default_factory=deque)
+
+    def __call__(self, row: pacsv.InvalidRow) -> str:
+        if row.number is None:
+            # Only multi-threaded parsing loses numbers; we never ask for it, so stop rather than guess.
+            return "error"
+        self.rows.append((row.number, row.text))
+        return "skip"
+
+
+@dataclass
+class CsvRows:
+    """Raw batches (``c0..c{width-1}`` + ``__row__``) of a CSV file whose head is known."""
+
+    path: Path
+    encoding: str
+    head: CsvHead
+    limits: ReadLimits
+    display: str
+
+    def label(self, index: int) -> str:
+        name = self.head.headers[index] if index < len(self.head.headers) else ""
+        return f"第{index + 1}列（{name}）" if name else f"第{index + 1}列"
+
+    def raw_batches(self, errors: list[RowError]) -> Iterator[pa.RecordBatch]:
+        """Yield every record after the header, skipped ones re-inserted in place, in file order."""
+        skipped = _SkippedRows()
+        names = [column_name(i) for i in range(self.head.width)]
+        reader = self._open(names, skipped)
+        next_number = 1
+        try:
+            for batch in reader:
+                numbers = _valid_numbers(batch.num_rows, next_number, skipped.rows)
+                if numbers.size:
+                    next_number = int(numbers[-1]) + 1
+                due = _pop_before(skipped.rows, next_number)
+                yield from self._emit(batch, numbers, due, names, errors)
+        except pa.ArrowInvalid as exc:
+            raise self._parse_error(exc, next_number) from exc
+        except UnicodeDecodeError as exc:
+            raise ReadError(
+                "E_ENCODING", f"文件“{self.display}”第{next_number}行附近的内容不符合{self.encoding}编码"
+            ) from exc
+        rest = list(skipped.rows)
+        skipped.rows.clear()
+        if rest:
+            yield from self._emit(None, np.empty(0, dtype=np.int64), rest, names, errors)
+
+    def _open(self, names: list[str], skipped: _SkippedRows) -> pacsv.CSVStreamingReader:
+        encoding = "utf-8" if self.encoding in _NATIVE_UTF8 else self.encoding
+        try:
+            return pacsv.open_csv(
+                str(self.path),
+                read_options=pacsv.ReadOptions(
+                    encoding=encoding,
+                    column_names=names,
+                    block_size=self.limits.max_csv_record_bytes,
+                    use_threads=False,
+                ),
+                parse_options=pacsv.ParseOptions(
+                    delimiter=self.head.delimiter,
+                    newlines_in_values=True,
+                    ignore_empty_lines=False,
+                    invalid_row_handler=skipped,
+                ),
+                convert_options=pacsv.ConvertOptions(
+                    column_types=dict.fromkeys(names, pa.string()),
+                    # pyarrow's default null markers include "NA", "NULL" and "#N/A", which are data here.
+                    null_values=[""],
+                    strings_can_be_null=True,
+                    quoted_strings_can_be_null=True,
+                ),
+            )
+        except pa.ArrowInvalid as exc:
+            raise self._parse_error(exc, 1) from exc
+
+    def _emit(
+        self,
+        batch: pa.RecordBatch | None,
+        numbers: np.ndarray,
+        due: list[tuple[int, str]],
+        names: list[str],
+        errors: list[RowError],
+    ) -> Iterator[pa.RecordBatch]:
+        parts: list[pa.RecordBatch] = []
+        if batch is not None and batch.num_rows:
+            parts.append(batch.append_column(ROW_COLUMN, pa.array(numbers, pa.int64())))
+        if due:
+            parts.append(self._reparse(due, names, errors))
+        if not parts:
+            return
+        merged = parts[0]
+        if len(parts) > 1:
+            merged = pa.concat_batches(parts)
+            merged = merged.take(pc.sort_indices(merged.column(ROW_COLUMN)))
+        if merged.column(ROW_COLUMN)[0].as_py() <= self.head.header_row:
+            merged = merged.filter(pc.greater(merged.column(ROW_COLUMN), self.head.header_row))
+        if merged.num_rows:
+            yield merged
+
+    def _reparse(
+        self, due: list[tuple[int, str]], names: list[str], errors: list[RowError]
+    ) -> pa.RecordBatch:
+        """Parse the records pyarrow skipped: pad short ones with nulls, cut long ones and flag them."""
+        used = len(self.head.headers)
+        columns: list[list[str | None]] = [[] for _ in names]
+        for number, text in due:
+            cells = next(csv.reader(io.StringIO(text), delimiter=self.head.delimiter), [])
+            last = max((i + 1 for i, cell in enumerate(cells) if cell.strip()), default=0)
+            if last > used and number > self.head.header_row:
+                errors.append(RowError(number, f"第{number}行：单元格数量({last})多于表头({used})"))
+            for index, column in enumerate(columns):
+                cell = cells[index] if index < used and index < len(cells) else None
+                column.append(cell or None)
+        arrays = [pa.array(column, pa.string()) for column in columns]
+        arrays.append(pa.array([number for number, _ in due], pa.int64()))
+        return pa.RecordBatch.from_arrays(arrays, names=[*names, ROW_COLUMN])
+
+    def _parse_error(self, exc: pa.ArrowInvalid, near: int) -> ReadError:
+        if "straddling" in str(exc):
+            return ReadError(
+                "E_TOO_LARGE",
+                f"文件“{self.display}”第{near}行附近有一条记录超过{self.limits.max_csv_record_bytes}字节，"
+                "通常是某个单元格的引号没有闭合",
+            )
+        # pyarrow's own message can quote the row, which may hold personal data; it stays in the chain.
+        return ReadError("E_CORRUPT", f"文件“{self.display}”第{near}行附近无法按CSV格式解析")
+
+
+def _valid_numbers(count: int, start: int, skipped: deque[tuple[int, str]]) -> np.ndarray:
+    """Record numbers of ``count`` valid rows that follow record ``start - 1``.
+
+    Valid row i gets start + i + (number of skipped records at or before it). With ``shifted[j]`` =
+    how many valid rows precede skipped record j, that count is a binary search.
+    """
+    if count == 0:
+        return np.empty(0, dtype=np.int64)
+    taken = np.fromiter((number for number, _ in skipped), dtype=np.int64, count=len(skipped))
+    if taken.size and taken[0] < start:
+        raise RuntimeError(f"pyarrow reported skipped record {taken[0]} after yielding later records")
+    shifted = taken - start - np.arange(taken.size, dtype=np.int64)
+    positions = np.arange(count, dtype=np.int64)
+    return start + positions + np.searchsorted(shifted, positions, side="right")
+
+
+def _pop_before(skipped: deque[tuple[int, str]], limit: int) -> list[tuple[int, str]]:
+    due: list[tuple[int, str]] = []
+    while skipped and skipped[0][0] < limit:
+        due.append(skipped.popleft())
+    return due

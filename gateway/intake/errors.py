@@ -1,0 +1,42 @@
+"""How intake reports trouble: a whole file is refused, or single rows are flagged.
+
+The two are kept apart on purpose. A file-level problem (wrong format, undecodable bytes, zip bomb)
+means nothing in the file can be trusted, so it raises and the department gets one clear reason. A
+row-level problem (too many cells, a formula error in Excel) must not sink the other rows: it is
+collected and handed to the validator, which merges it into the per-row receipt.
+"""
+
+from __future__ import annotations
+
+from typing import Literal, NamedTuple
+
+ErrorCode = Literal[
+    "E_EMPTY",
+    "E_NO_HEADER",
+    "E_ENCODING",
+    "E_FORMAT",
+    "E_CORRUPT",
+    "E_TOO_LARGE",
+    "E_ZIP_BOMB",
+    "E_SHEET",
+    "E_CHANGED",
+]
+
+
+class ReadError(Exception):
+    """A file that cannot be read at all; ``message`` is Chinese and goes to the department as is."""
+
+    def __init__(self, code: ErrorCode, message: str) -> None:
+        super().__init__(f"[{code}] {message}")
+        self.code: ErrorCode = code
+        self.message = message
+
+
+class RowError(NamedTuple):
+    """A structural problem of one row, numbered as the department sees it in a spreadsheet.
+
+    Messages never quote cell contents: a cell may hold a personal ID number.
+    """
+
+    row: int
+    message: str

@@ -1,0 +1,48 @@
+"""Every bound intake enforces on an untrusted file, in one place so operators can tune them.
+
+Departments' files arrive from outside our control; each limit caps memory or CPU that a broken or
+hostile file could otherwise claim.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, fields
+
+MIB = 1024 * 1024
+
+
+@dataclass(frozen=True)
+class ReadLimits:
+    """Caps applied before and while reading a department's file."""
+
+    max_file_bytes: int = 256 * MIB
+    """Largest file accepted at all; the biggest real department export we expect is a few tens of MB."""
+
+    max_zip_uncompressed_bytes: int = 512 * MIB
+    """Sum of the declared uncompressed sizes of an XLSX's parts; calamine holds a whole sheet in memory."""
+
+    max_zip_ratio: float = 200.0
+    """Uncompressed/compressed ratio of one part. Real sheets compress 5-50x; zeros reach ~1000x."""
+
+    zip_ratio_floor_bytes: int = 1 * MIB
+    """Parts smaller than this skip the ratio check: a tiny part cannot exhaust memory whatever its ratio."""
+
+    max_zip_entries: int = 2000
+    """An XLSX has about ten parts, a few hundred with many sheets and images."""
+
+    max_columns: int = 1000
+    """Widest header accepted; record types have at most a few dozen fields."""
+
+    max_cell_chars: int = 32767
+    """Excel's own cell limit; longer cells are truncated and flagged (usually an unclosed quote)."""
+
+    max_csv_record_bytes: int = 16 * MIB
+    """Longest CSV record; also pyarrow's block size, which must hold any single record."""
+
+    def __post_init__(self) -> None:
+        for spec in fields(self):
+            if getattr(self, spec.name) <= 0:
+                raise ValueError(f"ReadLimits.{spec.name} must be positive")
+
+
+DEFAULT_LIMITS = ReadLimits()

@@ -1,0 +1,181 @@
+"""Stream the rows of one XLSX sheet through python-calamine, numbered as Excel numbers them.
+
+``CalamineSheet.iter_rows`` yields one list per spreadsheet row starting at row 1 (it pads the rows
+above the used range with empty lists), with columns starting at the used range's first column, so
+row index i is spreadsheet row i + 1 and column j is sheet column ``start[1] + j``. Tests pin this
+with a sheet whose data starts at B3.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from itertools import islice
+from pathlib import Path
+from typing import TypeVar
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+from python_calamine import CalamineError, CalamineSheet, CalamineWorkbook, SheetTypeEnum, SheetVisibleEnum
+
+from gateway.intake.cells import cell_text
+from gateway.intake.errors import ReadError, RowError
+from gateway.intake.limits import ReadLimits
+from gateway.intake.shape import ROW_COLUMN, column_name
+from gateway.intake.xlsx_errors import ErrorCells, column_letters, error_cells
+from gateway.intake.zipguard import check_archive
+
+_REQUIRED_PARTS = ("[Content_Types].xml", "xl/workbook.xml")
+
+T = TypeVar("T")
+
+
+@dataclass
+class XlsxRows:
+    """Raw batches of the chosen sheet; create with :meth:`open`."""
+
+    path: Path
+    display: str
+    sheet_name: str
+    headers: list[str]
+    header_row: int
+    first_column: int
+    _workbook: CalamineWorkbook
+    _sheet: CalamineSheet
+    _errors: ErrorCells | None = field(default=None)
+
+    @classmethod
+    def open(cls, path: Path, display: str, limits: ReadLimits, sheet: str | None) -> XlsxRows:
+        parts = check_archive(path, limits, display)
+        if not all(part in parts for part in _REQUIRED_PARTS):
+            raise ReadError("E_FORMAT", f"文件“{display}”是ZIP压缩包，但不是XLSX工作簿")
+        workbook = _load(path, display)
+        try:
+            name = _choose_sheet(workbook, sheet, display)
+            loaded = _call(display, lambda: workbook.get_sheet_by_name(name))
+            if loaded.start is None:
+                raise ReadError("E_NO_HEADER", f"文件“{display}”的工作表“{name}”是空的")
+            if loaded.width > limits.max_columns:
+                raise ReadError(
+                    "E_TOO_LARGE",
+                    f"文件“{display}”的工作表“{name}”有{loaded.width}列，超过上限{limits.max_columns}列",
+                )
+            header_row, headers = _find_header(loaded, display, name)
+        except BaseException:
+            workbook.close()
+            raise
+        return cls(
+            path=path,
+            display=display,
+            sheet_name=name,
+            headers=headers,
+            header_row=header_row,
+            first_column=loaded.start[1],
+            _workbook=workbook,
+            _sheet=loaded,
+        )
+
+    def label(self, index: int) -> str:
+        letters = column_letters(self.first_column + index)
+        name = self.headers[index] if index < len(self.headers) else ""
+        return f"{letters}列（{name}）" if name else f"{letters}列"
+
+    def raw_batches(self, batch_rows: int, errors: list[RowError]) -> Iterator[pa.RecordBatch]:
+        if self._errors is None:
+            self._errors = error_cells(self.path, self.sheet_name)
+        rows = islice(self._sheet.iter_rows(), self.header_row, None)
+        first = self.header_row + 1
+        while chunk := list(islice(rows, batch_rows)):
+            yield self._batch(chunk, first, errors)
+            first += len(chunk)
+
+    def close(self) -> None:
+        self._workbook.close()
+
+    def _batch(self, chunk: list[list[object]], first: int, errors: list[RowError]) -> pa.RecordBatch:
+        columns: list[list[object]] = [list(column) for column in zip(*chunk, strict=True)]
+        for index, column in enumerate(columns):
+            if all(type(value) is str for value in column):
+                continue
+            for position, value in enumerate(column):
+                text, problem = cell_text(value)
+                column[position] = text
+                if problem is not None:
+                    row = first + position
+                    errors.append(RowError(row, f"第{row}行{self.label(index)}：{problem}"))
+        self._overlay_errors(columns, first, len(chunk), errors)
+        arrays = [_nullify_empty(pa.array(column, pa.string())) for column in columns]
+        arrays.append(pa.array(np.arange(first, first + len(chunk), dtype=np.int64)))
+        names = [column_name(i) for i in range(len(columns))]
+        return pa.RecordBatch.from_arrays(arrays, names=[*names, ROW_COLUMN])
+
+    def _overlay_errors(
+        self, columns: list[list[object]], first: int, count: int, errors: list[RowError]
+    ) -> None:
+        """Put the Excel error text (#N/A ...) where calamine returned an empty string, and flag it."""
+        if not self._errors:
+            return
+        for row in range(first, first + count):
+            for sheet_column, text in self._errors.get(row, {}).items():
+                index = sheet_column - self.first_column
+                if 0 <= index < len(columns):
+                    columns[index][row - first] = text
+                    errors.append(RowError(row, f"第{row}行{self.label(index)}：单元格是Excel错误值{text}"))
+
+
+def _load(path: Path, display: str) -> CalamineWorkbook:
+    return _call(display, lambda: CalamineWorkbook.from_path(path))
+
+
+def _call(display: str, action: Callable[[], T]) -> T:
+    """Run a calamine call, turning a malformed-file failure into E_CORRUPT.
+
+    calamine is Rust: besides CalamineError, a file it cannot cope with may make it panic, which
+    pyo3 raises as PanicException, a BaseException subclass that only exists at runtime, hence the
+    match by name.
+    """
+    try:
+        return action()
+    except CalamineError as exc:
+        raise _corrupt(display, exc) from exc
+    except BaseException as exc:
+        if type(exc).__name__ == "PanicException":
+            raise _corrupt(display, exc) from exc
+        raise
+
+
+def _corrupt(display: str, exc: BaseException) -> ReadError:
+    return ReadError("E_CORRUPT", f"文件“{display}”无法作为XLSX工作簿读取（{exc}），文件可能已损坏")
+
+
+def _choose_sheet(workbook: CalamineWorkbook, requested: str | None, display: str) -> str:
+    """The requested sheet, else the first visible worksheet (hidden sheets hold lookup lists)."""
+    if requested is not None:
+        if requested in workbook.sheet_names:
+            return requested
+        raise ReadError(
+            "E_SHEET",
+            f"文件“{display}”中没有名为“{requested}”的工作表（现有：{'、'.join(workbook.sheet_names)}）",
+        )
+    for meta in workbook.sheets_metadata:
+        if meta.visible == SheetVisibleEnum.Visible and meta.typ == SheetTypeEnum.WorkSheet:
+            return meta.name
+    raise ReadError("E_SHEET", f"文件“{display}”没有可见的工作表")
+
+
+def _find_header(sheet: CalamineSheet, display: str, name: str) -> tuple[int, list[str]]:
+    """The first row with any non-blank cell, as (spreadsheet row number, stripped cells)."""
+    for index, row in enumerate(sheet.iter_rows()):
+        cells = [cell_text(value)[0].strip() for value in row]
+        if any(cells):
+            used = len(cells)
+            while used and not cells[used - 1]:
+                used -= 1
+            return index + 1, cells[:used]
+    raise ReadError("E_NO_HEADER", f"文件“{display}”的工作表“{name}”没有表头行")
+
+
+def _nullify_empty(array: pa.Array) -> pa.Array:
+    """calamine returns "" for empty cells; CSV gives null, and both formats must look the same."""
+    return pc.if_else(pc.equal(array, ""), pa.scalar(None, pa.string()), array)
