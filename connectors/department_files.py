@@ -29,8 +29,11 @@ def _folder(settings: Settings) -> DropFolder:
 def scan_inboxes(settings: Settings) -> list[dict[str, str]]:
     """Every file waiting in any department's inbox, as plain references (department, path, name)."""
     folder = _folder(settings)
-    found = [{"department": department, "path": str(p.path), "name": p.name}
-             for department in folder.departments() for p in folder.pending(department)]
+    found = [
+        {"department": department, "path": str(p.path), "name": p.name}
+        for department in folder.departments()
+        for p in folder.pending(department)
+    ]
     log.info("%d files waiting in %s", len(found), settings.dropzone)
     return found
 
@@ -47,11 +50,27 @@ def process_file(settings: Settings, department: str, path: str) -> dict[str, ob
     archived = folder.finish(pending, department, result.outcome, receipt.sha256, receipt.files())
     if result.source_file_id is not None and receipt.status != "duplicate":
         mark_archived(settings, result.source_file_id, archived)
-    log.info("%s/%s → %s (%s: %d accepted, %d rejected); receipt %s.receipt.txt", department, pending.name,
-             result.outcome, receipt.status, receipt.accepted, receipt.rejected, archived)
-    return {"department": department, "file": pending.name, "status": receipt.status, "rows": receipt.rows,
-            "accepted": receipt.accepted, "rejected": receipt.rejected, "new": receipt.new,
-            "updated": receipt.updated, "archived": str(archived)}
+    log.info(
+        "%s/%s → %s (%s: %d accepted, %d rejected); receipt %s.receipt.txt",
+        department,
+        pending.name,
+        result.outcome,
+        receipt.status,
+        receipt.accepted,
+        receipt.rejected,
+        archived,
+    )
+    return {
+        "department": department,
+        "file": pending.name,
+        "status": receipt.status,
+        "rows": receipt.rows,
+        "accepted": receipt.accepted,
+        "rejected": receipt.rejected,
+        "new": receipt.new,
+        "updated": receipt.updated,
+        "archived": str(archived),
+    }
 
 
 def log_summary(results: list[dict[str, object]]) -> dict[str, int]:
@@ -60,7 +79,14 @@ def log_summary(results: list[dict[str, object]]) -> dict[str, int]:
     for item in results:
         for key in ("rows", "accepted", "rejected", "new", "updated"):
             totals[key] += int(item.get(key, 0) or 0)  # type: ignore[call-overload]
-        log.info("%-14s %-40s %-10s rows=%s accepted=%s rejected=%s", item["department"], item["file"],
-                 item["status"], item.get("rows", "-"), item.get("accepted", "-"), item.get("rejected", "-"))
+        log.info(
+            "%-14s %-40s %-10s rows=%s accepted=%s rejected=%s",
+            item["department"],
+            item["file"],
+            item["status"],
+            item.get("rows", "-"),
+            item.get("accepted", "-"),
+            item.get("rejected", "-"),
+        )
     log.info("totals: %s", totals)
     return totals

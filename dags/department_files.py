@@ -28,17 +28,15 @@ OUTBOX = Asset(name="gateway_outbox", uri="x-gateway://outbox")
 def department_files() -> None:
     @task
     def scan_inboxes() -> list[dict[str, str]]:
-        from connectors.department_files import scan_inboxes as scan
-
         from connectors.airflow_settings import gateway_settings
+        from connectors.department_files import scan_inboxes as scan
 
         return scan(gateway_settings())
 
     @task(max_active_tis_per_dagrun=1, map_index_template="{{ task.op_kwargs['item']['name'] }}")
     def ingest(item: dict[str, str]) -> dict[str, object]:
-        from connectors.department_files import process_file
-
         from connectors.airflow_settings import gateway_settings
+        from connectors.department_files import process_file
 
         return process_file(gateway_settings(), item["department"], item["path"])
 

@@ -244,11 +244,17 @@ def summarize(settings: Settings, since: datetime, console: Console) -> None:
 
     report = hub_report(settings)
     table = Table(title="the hub holds (省级平台已接收)")
-    for column in ("sender", "record type", "operation", "records"):
+    for column in ("sender", "record type", "insert (i)", "update (u)", "delete (d)", "records"):
         table.add_column(column)
-    for row in report.get("records", []):
-        table.add_row(str(row["sender"]), str(row["record_type"]), str(row["op"]), str(row["count"]))
+    for sender, entry in sorted(report.get("senders", {}).items()):
+        for record_type, ops in sorted(entry["record_types"].items()):
+            table.add_row(sender, record_type, *(str(ops.get(op, 0)) for op in ("i", "u", "d", "total")))
     console.print(table)
+    batches_at_hub = report.get("batches", {})
+    console.print(
+        f"hub batches: {batches_at_hub.get('accepted', 0)} accepted, "
+        f"{batches_at_hub.get('rejected', 0)} rejected; records: {report['records']['total']}"
+    )
 
 
 def entity_summary(settings: Settings, since: datetime) -> dict[str, Any]:

@@ -18,16 +18,17 @@ from pathlib import Path
 from sqlalchemy import insert, select, update
 
 from gateway.delivery.batcher import build_batches
+from gateway.resolution import settle_from_registry
 from gateway.schema import load_record_types
 from gateway.settings import Settings
 from gateway.store.db import engine_for
 from gateway.store.tables import audit, delivery_batch
-from gateway.transfer import HubClient, Sealed, Sender, TransferError
+from gateway.transfer import HubClient, HubRejected, Receipt, Sealed, Sender, TransferError
 
 log = logging.getLogger(__name__)
 OPEN_STATES = ("built", "sealed")
 # Hub error codes that mean "seal again and resend": the envelope itself was fine but too old to accept.
-RESEAL_CODES = frozenset({"E_STALE"})
+RESEAL_CODES = frozenset({"stale_timestamp"})
 
 
 class DeliveryFailed(RuntimeError):
@@ -48,7 +49,9 @@ def _now() -> datetime:
 
 
 def build_pending(settings: Settings) -> list[str]:
+    """Attach what the registry can now place, then batch everything in the outbox."""
     record_types = load_record_types(settings.schemas_dir)
+    settle_from_registry(settings, record_types)
     return [b.batch_id for b in build_batches(settings, record_types)]
 
 
@@ -86,6 +89,7 @@ def _set(settings: Settings, batch_id: str, action: str, detail: dict[str, objec
 
 
 def _seal(settings: Settings, sender: Sender, row: dict[str, object]) -> Sealed:
+    """Seal the batch XML; the envelope, manifest and signature are recorded before any push."""
     batch_id = str(row["batch_id"])
     envelope = settings.outbox_dir / f"{batch_id}.gwenv"
     sealed = sender.seal(Path(str(row["xml_path"])), envelope, batch_id=batch_id, seq=int(row["seq"]))  # type: ignore[call-overload]
@@ -120,41 +124,37 @@ def deliver_batch(settings: Settings, batch_id: str, sender: Sender, client: Hub
     records = int(row["records"])
     if row["status"] not in OPEN_STATES:
         return Outcome(batch_id, str(row["status"]), records)
-    envelope_ok = (
-        row["status"] == "sealed" and row["envelope_path"] and Path(str(row["envelope_path"])).exists()
+    envelope = settings.outbox_dir / f"{batch_id}.gwenv"
+    sealed = (
+        _stored_seal(row) if row["status"] == "sealed" and envelope.exists() else _seal(settings, sender, row)
     )
-    sealed = _stored_seal(row) if envelope_ok else _seal(settings, sender, row)
     attempts = int(row["attempts"])
-    for resealed in (False, True):
+    receipt: Receipt | None = None
+    for may_reseal in (True, False):
         attempts += 1
         try:
-            receipt = client.push(Path(str(settings.outbox_dir / f"{batch_id}.gwenv")), sealed, batch_id)
-        except TransferError as exc:
-            code = getattr(exc, "code", None)
-            if code in RESEAL_CODES and not resealed:
-                log.info("batch %s: hub says %s; sealing again with a fresh timestamp", batch_id, code)
-                sealed = _seal(settings, sender, {**row, "status": "built"})
+            receipt = client.push(envelope, sealed, batch_id)
+            break
+        except HubRejected as exc:
+            if exc.code in RESEAL_CODES and may_reseal:
+                # The hub refused the envelope as too old without storing it: seal afresh, same seq.
+                log.info("batch %s: hub says %s; sealing again with a fresh timestamp", batch_id, exc.code)
+                sealed = _seal(settings, sender, row)
                 continue
-            _set(
-                settings,
-                batch_id,
-                "batch.push_failed",
-                {"error": str(exc), "code": code},
-                attempts=attempts,
-                last_error=str(exc),
-            )
-            log.error("batch %s: not delivered: %s", batch_id, exc)
-            return Outcome(
-                batch_id, str(row["status"]) if not resealed else "sealed", records, error=str(exc)
-            )
-        break
+            if exc.receipt is None:
+                return _push_failed(settings, batch_id, attempts, records, exc)
+            receipt = exc.receipt
+            break
+        except TransferError as exc:
+            return _push_failed(settings, batch_id, attempts, records, exc)
+    assert receipt is not None
     status = "acknowledged" if receipt.status == "accepted" else "rejected"
-    error = None if status == "acknowledged" else json.dumps(receipt.error, ensure_ascii=False)
+    error = None if receipt.error is None else f"{receipt.error.code}: {receipt.error.message}"
     _set(
         settings,
         batch_id,
         f"batch.{status}",
-        {"accepted": receipt.accepted, "status": receipt.status},
+        {"accepted": receipt.accepted, "rejected": len(receipt.rejected), "error": error},
         status=status,
         attempts=attempts,
         last_error=error,
@@ -165,6 +165,23 @@ def deliver_batch(settings: Settings, batch_id: str, sender: Sender, client: Hub
         "batch %s: %s by the hub (%d of %d records accepted)", batch_id, status, receipt.accepted, records
     )
     return Outcome(batch_id, status, records, receipt.accepted, error)
+
+
+def _push_failed(
+    settings: Settings, batch_id: str, attempts: int, records: int, exc: TransferError
+) -> Outcome:
+    """Nothing verifiable came back: the batch stays open (sealed) and the next run pushes it again."""
+    code = getattr(exc, "code", None)
+    _set(
+        settings,
+        batch_id,
+        "batch.push_failed",
+        {"error": str(exc), "code": code},
+        attempts=attempts,
+        last_error=str(exc),
+    )
+    log.error("batch %s: not delivered (%s): %s", batch_id, code, exc)
+    return Outcome(batch_id, "sealed", records, error=str(exc))
 
 
 def deliver_all(settings: Settings, batch_ids: list[str] | None = None) -> dict[str, int]:

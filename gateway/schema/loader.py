@@ -386,7 +386,7 @@ def _rule(info: Element, by_code: dict[str, FieldSpec], where: str) -> Rule:
         _known([target], by_code, here)
         checks.append((target, check))  # type: ignore[arg-type]  # checked against _CHECKS above
     if not require and not require_any and not checks:
-        raise SchemaDefinitionError(f"{here}: a rule needs require, require-any or check, else it tests nothing")
+        raise SchemaDefinitionError(f"{here}: a rule needs require, require-any or check; it tests nothing")
     return Rule(code=code, message=message, condition=condition, require=require, require_any=require_any,
                 check=tuple(checks))
 

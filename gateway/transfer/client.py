@@ -1,0 +1,175 @@
+"""Push a sealed batch to the hub and return only a verified, matching receipt.
+
+The body is streamed from the file (requests sends a file object in blocks), so a batch of hundreds of
+MB never sits in memory. Retries are safe because the batch id is the idempotency key: a batch the hub
+already holds is answered with its stored receipt, never stored twice.
+"""
+
+from __future__ import annotations
+
+import base64
+import logging
+import random
+import time
+from pathlib import Path
+from types import TracebackType
+
+import requests
+
+from gateway.transfer.errors import (
+    FormatError,
+    HubRejected,
+    HubUnavailable,
+    ReceiptMismatch,
+    TransferError,
+)
+from gateway.transfer.manifest import Manifest
+from gateway.transfer.protocol import (
+    BATCHES_PATH,
+    ENVELOPE_MEDIA_TYPE,
+    IDEMPOTENCY_HEADER,
+    MANIFEST_HEADER,
+    MAX_SIGNATURE_SIZE,
+    RECEIPT_SIGNATURE_HEADER,
+    SIGNATURE_HEADER,
+)
+from gateway.transfer.receipt import Receipt, verify_receipt
+from gateway.transfer.sender import Sealed, Sender
+from gateway.transfer.wire import b64_std_decode
+
+log = logging.getLogger(__name__)
+
+MAX_BACKOFF = 30.0
+_RETRYABLE_ERRORS = (requests.Timeout, requests.ConnectionError, requests.exceptions.ChunkedEncodingError)
+
+
+class HubClient:
+    def __init__(
+        self,
+        base_url: str,
+        sender: Sender,
+        *,
+        timeout: tuple[float, float] = (5, 300),
+        retries: int = 5,
+        backoff: float = 0.5,
+        verify: bool | str | Path = True,
+        cert: str | tuple[str, str] | None = None,
+    ) -> None:
+        self.base_url = base_url.rstrip("/")
+        self.sender = sender
+        self.timeout = timeout
+        self.retries = retries
+        self.backoff = backoff
+        self._session = requests.Session()
+        # REQUESTS_CA_BUNDLE / CURL_CA_BUNDLE would otherwise silently replace `verify` (transfer.md §4),
+        # and proxy variables must not redirect the provincial link.
+        self._session.trust_env = False
+        self._session.verify = str(verify) if isinstance(verify, Path) else verify
+        self._session.cert = cert
+
+    def close(self) -> None:
+        self._session.close()
+
+    def __enter__(self) -> HubClient:
+        return self
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.close()
+
+    def push(self, envelope: Path, sealed: Sealed, batch_id: str) -> Receipt:
+        manifest = Manifest.decode(sealed.manifest)
+        if manifest.batch_id != batch_id or manifest.envelope_sha256 != sealed.envelope_sha256:
+            raise FormatError(f"清单与待推送批次 {batch_id} 不符")
+        if envelope.stat().st_size != sealed.size:
+            raise FormatError(f"信封文件 {envelope} 的大小与清单不符")
+        headers = {
+            IDEMPOTENCY_HEADER: batch_id,
+            MANIFEST_HEADER: base64.b64encode(sealed.manifest).decode("ascii"),
+            SIGNATURE_HEADER: base64.b64encode(sealed.signature).decode("ascii"),
+            "Content-Type": ENVELOPE_MEDIA_TYPE,
+        }
+        url = self.base_url + BATCHES_PATH
+        problem = ""
+        for attempt in range(self.retries + 1):
+            retry_after: float | None = None
+            try:
+                with envelope.open("rb") as body:
+                    response = self._session.post(
+                        url, data=body, headers=headers, timeout=self.timeout, allow_redirects=False
+                    )
+            except requests.exceptions.SSLError as exc:
+                raise TransferError(f"与平台的 TLS 握手失败：{exc}", code="tls_error") from exc
+            except _RETRYABLE_ERRORS as exc:
+                problem = f"{type(exc).__name__}: {exc}"
+            else:
+                with response:
+                    if response.status_code != 429 and response.status_code < 500:
+                        return self._answer(response, manifest)
+                    problem = f"HTTP {response.status_code}: {_error_text(response)[1]}"
+                    retry_after = _retry_after(response)
+            if attempt < self.retries:
+                delay = self._delay(attempt, retry_after)
+                log.warning(
+                    "push %s attempt %d/%d failed (%s); retrying in %.2fs",
+                    batch_id,
+                    attempt + 1,
+                    self.retries + 1,
+                    problem,
+                    delay,
+                )
+                time.sleep(delay)
+        raise HubUnavailable(f"批次 {batch_id} 推送 {self.retries + 1} 次均失败，最后一次：{problem}")
+
+    def _delay(self, attempt: int, retry_after: float | None) -> float:
+        """Exponential backoff with equal jitter, so many gateways do not retry in lock-step."""
+        base = min(MAX_BACKOFF, self.backoff * 2**attempt)
+        delay = base / 2 + random.uniform(0, base / 2)
+        return max(delay, min(retry_after, MAX_BACKOFF)) if retry_after is not None else delay
+
+    def _answer(self, response: requests.Response, manifest: Manifest) -> Receipt:
+        receipt: Receipt | None = None
+        signature_b64 = response.headers.get(RECEIPT_SIGNATURE_HEADER)
+        if signature_b64 is not None:
+            signature = b64_std_decode(signature_b64, where="回执签名", max_size=MAX_SIGNATURE_SIZE)
+            receipt = verify_receipt(
+                response.content, signature, self.sender.keyring, hub_id=self.sender.hub_id
+            )
+            if (receipt.batch_id, receipt.sender, receipt.envelope_sha256) != (
+                manifest.batch_id,
+                manifest.sender,
+                manifest.envelope_sha256,
+            ):
+                raise ReceiptMismatch(
+                    f"回执对应批次 {receipt.batch_id}/{receipt.envelope_sha256[:12]}，"
+                    f"而推送的是 {manifest.batch_id}/{manifest.envelope_sha256[:12]}"
+                )
+        if response.status_code == 200 and receipt is not None and receipt.status == "accepted":
+            return receipt
+        if receipt is not None and receipt.error is not None:
+            code, message = receipt.error.code, receipt.error.message
+        elif response.status_code == 200:
+            code, message = "receipt_missing", "平台返回 200 但没有已接收的签名回执"
+        else:
+            code, message = _error_text(response)
+        raise HubRejected(
+            f"平台拒收批次 {manifest.batch_id}（HTTP {response.status_code}）：{message}",
+            code=code,
+            status=response.status_code,
+            receipt=receipt,
+        )
+
+
+def _error_text(response: requests.Response) -> tuple[str, str]:
+    """(code, message) from the hub's JSON error body, or a best effort for anything else."""
+    try:
+        error = response.json()["error"]
+        return str(error["code"]), str(error["message"])
+    except (ValueError, KeyError, TypeError):
+        return f"http_{response.status_code}", response.text[:500] or response.reason or ""
+
+
+def _retry_after(response: requests.Response) -> float | None:
+    value = response.headers.get("Retry-After", "")
+    return float(value) if value.isdigit() else None
