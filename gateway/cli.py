@@ -35,7 +35,7 @@ app.add_typer(ids_app, name="ids")
 app.add_typer(db_app, name="db")
 app.add_typer(keys_app, name="keys")
 app.add_typer(queue_app, name="queue")
-console = Console()
+console = Console(soft_wrap=True)
 
 
 def _settings() -> Settings:

@@ -24,7 +24,7 @@ from rich.console import Console
 from rich.table import Table
 
 from gateway.settings import REPO_ROOT, Settings
-from gateway.status import batches_since, files_since
+from gateway.status import batches_since
 from gateway.store.db import describe, migrate
 
 HUB_ID = "SX-HUB"
@@ -200,50 +200,58 @@ def run_demo(settings: Settings, console: Console, *, keep_hub: bool = False) ->
     return 0
 
 
+def receipts_since(settings: Settings, since: datetime) -> list[tuple[Path, dict[str, Any]]]:
+    """The receipts written to departments in this run, as they see them: duplicates included."""
+    found = []
+    for path in settings.dropzone.glob("*/*/*/*.receipt.json"):
+        if path.stat().st_mtime >= since.timestamp():
+            found.append((path, json.loads(path.read_text(encoding="utf-8"))))
+    return sorted(found, key=lambda item: (item[1]["department"], item[1]["file"]))
+
+
 def summarize(settings: Settings, since: datetime, console: Console) -> None:
-    files = files_since(settings, since)
-    table = Table(title="files received (文件接收情况)")
-    for column in ("department", "file", "result", "rows", "accepted", "rejected", "new/upd/same", "receipt"):
-        table.add_column(column)
-    for f in files:
-        receipt = f"{f['archived_path']}.receipt.txt" if f["archived_path"] else None
-        table.add_row(
-            f["department"],
-            f["file_name"],
-            STATUS_TEXT.get(f["status"], f["status"]),
-            str(f["rows_total"]),
-            str(f["rows_accepted"]),
-            str(f["rows_rejected"]),
-            f"{f['new']}/{f['updated']}/{f['rows_unchanged']}",
-            _rel(receipt),
-        )
-    console.print(table)
-    for f in files:
-        if f["error"]:
-            console.print(f"  [yellow]{f['department']}/{f['file_name']}[/]: {f['error']}")
+    receipts = receipts_since(settings, since)
+    console.print(f"\n[bold]files received (文件接收情况)[/]: {len(receipts)}")
+    for path, r in receipts:
+        colour = {"accepted": "green", "partial": "yellow", "duplicate": "cyan"}.get(r["status"], "red")
+        head = f"  [{colour}]{STATUS_TEXT.get(r['status'], r['status'])}[/] {r['department']}/{r['file']}"
+        if r["file_error"]:
+            console.print(f"{head}: {r['file_error']['message']}")
+        elif r["status"] == "duplicate":
+            console.print(
+                f"{head}: same content as a file processed at {r['first_processed_at']}, nothing stored"
+            )
+        else:
+            console.print(
+                f"{head}: {r['rows']} rows, {r['accepted']} accepted ({r['new']} new, {r['updated']} "
+                f"updated, {r['unchanged']} unchanged), {r['rejected']} rejected"
+                + (f", {r['queued']} waiting for an entity" if r["queued"] else "")
+            )
+        console.print(f"      receipt: {_rel(str(path.with_suffix('.txt')))} (also .csv, .json)")
 
     entities = entity_summary(settings, since)
     console.print(
-        f"entities: {entities['created']} created this run, {entities['total']} in the registry; "
+        f"\n[bold]entities (市场主体)[/]: {entities['created']} created this run, "
+        f"{entities['total']} in the registry; "
         f"records attached by {entities['methods'] or 'nothing new'}; "
         f"{entities['waiting']} waiting for an entity (gateway queue list)"
     )
 
     batches = batches_since(settings, since)
     if batches:
-        table = Table(title="batches sealed and delivered (报送批次)")
-        for column in ("batch", "type", "records", "status", "hub receipt"):
-            table.add_column(column)
+        console.print(f"\n[bold]batches sealed and delivered (报送批次)[/]: {len(batches)}")
         for b in batches:
             receipt = json.loads(b["receipt"]) if b["receipt"] else None
-            verdict = f"signature verified, {receipt['accepted']} accepted" if receipt else "none"
-            table.add_row(b["batch_id"], b["record_type"], str(b["records"]), b["status"], verdict)
-        console.print(table)
+            verdict = (
+                f"hub receipt signature verified, {receipt['accepted']} accepted" if receipt else "no receipt"
+            )
+            console.print(f"  {b['batch_id']}: {b['records']} records, {b['status']}; {verdict}")
     else:
-        console.print("[green]nothing new to send:[/] every record is already at the hub (no batch built)")
+        console.print("\n[green]nothing new to send:[/] every record is already at the hub (no batch built)")
 
     report = hub_report(settings)
-    table = Table(title="the hub holds (省级平台已接收)")
+    console.print()
+    table = Table(title="the hub holds (省级平台已接收)", title_justify="left")
     for column in ("sender", "record type", "insert (i)", "update (u)", "delete (d)", "records"):
         table.add_column(column)
     for sender, entry in sorted(report.get("senders", {}).items()):

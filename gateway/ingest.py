@@ -80,7 +80,9 @@ def _previous(conn: Connection, department: str, sha256: str) -> dict[str, objec
     return row._asdict() if row else None
 
 
-def _replay(previous: dict[str, object], display_name: str, now: datetime) -> IngestResult:
+def _replay(
+    settings: Settings, previous: dict[str, object], display_name: str, now: datetime
+) -> IngestResult:
     """Same content again. Not yet archived: a crash after commit, so re-issue the original receipt.
     Archived: a genuine duplicate drop, answered with a receipt that says so and stores nothing."""
     original = Receipt.from_json(str(previous["receipt"]))
@@ -91,7 +93,7 @@ def _replay(previous: dict[str, object], display_name: str, now: datetime) -> In
         file=display_name,
         sha256=original.sha256,
         size=original.size,
-        received_at=now.isoformat(),
+        received_at=settings.local_time(now),
         status="duplicate",
         format=original.format,
         encoding=original.encoding,
@@ -103,7 +105,8 @@ def _replay(previous: dict[str, object], display_name: str, now: datetime) -> In
         first_processed_at=str(original.received_at),
         warnings=[f"该文件与 {original.received_at} 提交的「{original.file}」内容完全相同，未重复入库"],
     )
-    return IngestResult(duplicate, "processed", int(previous["id"]), replayed=True)  # type: ignore[call-overload]
+    # Filed under rejected/ (nothing was accepted this time): the original receipt in processed/ stays intact.
+    return IngestResult(duplicate, "rejected", int(previous["id"]), replayed=True)  # type: ignore[call-overload]
 
 
 def _choose_plan(
@@ -181,10 +184,14 @@ def _ingest(
             previous = None
     if previous is not None:
         log.info("%s/%s: same content as an earlier file (sha256 %s…)", department, display_name, sha256[:12])
-        return _replay(previous, display_name, now)
+        return _replay(settings, previous, display_name, now)
 
     receipt = Receipt(
-        department=department, file=display_name, sha256=sha256, size=size, received_at=now.isoformat()
+        department=department,
+        file=display_name,
+        sha256=sha256,
+        size=size,
+        received_at=settings.local_time(now),
     )
     try:
         record_types = load_record_types(settings.schemas_dir)

@@ -10,7 +10,9 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
+from datetime import datetime
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 
@@ -37,6 +39,7 @@ class Settings:
     batch_max_records: int = 5000
     settle_seconds: float = 2.0
     push_retries: int = 5
+    timezone: str = "Asia/Shanghai"
     extra: dict[str, str] = field(default_factory=dict)
 
     @classmethod
@@ -67,10 +70,15 @@ class Settings:
             batch_max_records=int(env.get("GATEWAY_BATCH_MAX_RECORDS", cls.batch_max_records)),
             settle_seconds=float(env.get("GATEWAY_SETTLE_SECONDS", cls.settle_seconds)),
             push_retries=int(env.get("GATEWAY_PUSH_RETRIES", cls.push_retries)),
+            timezone=env.get("GATEWAY_TIMEZONE", cls.timezone),
         )
 
     def with_overrides(self, **changes: object) -> Settings:
         return replace(self, **changes)  # type: ignore[arg-type]
+
+    def local_time(self, moment: datetime) -> str:
+        """Times shown to people (receipts) are local; the database keeps UTC."""
+        return moment.astimezone(ZoneInfo(self.timezone)).isoformat()
 
     def ensure_dirs(self) -> None:
         for path in (self.home, self.dropzone, self.landing_dir, self.outbox_dir, self.keys_dir):

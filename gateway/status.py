@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from datetime import datetime
 from typing import Any
 
@@ -41,34 +40,6 @@ def collect(settings: Settings) -> dict[str, Any]:
             ],
             "batches": _grouped(conn, delivery_batch.c.record_type, delivery_batch.c.status),
         }
-
-
-def files_since(settings: Settings, since: datetime) -> list[dict[str, Any]]:
-    """Files received since ``since`` with their counts and where their receipts are."""
-    stmt = (
-        select(
-            source_file.c.department,
-            source_file.c.file_name,
-            source_file.c.status,
-            source_file.c.rows_total,
-            source_file.c.rows_accepted,
-            source_file.c.rows_rejected,
-            source_file.c.rows_unchanged,
-            source_file.c.archived_path,
-            source_file.c.receipt,
-        )
-        .where(source_file.c.received_at >= since)
-        .order_by(source_file.c.id)
-    )
-    with engine_for(settings.database_url).connect() as conn:
-        rows = []
-        for row in conn.execute(stmt):
-            data = row._asdict()
-            receipt = json.loads(data.pop("receipt") or "{}")
-            data.update({k: receipt.get(k, 0) for k in ("new", "updated", "queued")})
-            data["error"] = (receipt.get("file_error") or {}).get("message")
-            rows.append(data)
-        return rows
 
 
 def batches_since(settings: Settings, since: datetime) -> list[dict[str, Any]]:

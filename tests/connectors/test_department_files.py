@@ -48,6 +48,9 @@ def test_second_drop_of_the_same_file_is_answered_as_duplicate(settings: Setting
     (second,) = [process_file(settings, i["department"], i["path"]) for i in scan_inboxes(settings)]
     assert first["status"] == "accepted" and first["new"] == 4
     assert second["status"] == "duplicate" and second["new"] == 0
+    assert Path(str(second["archived"])).parent.parent.name == "rejected"
+    original = json.loads(Path(f"{first['archived']}.receipt.json").read_text(encoding="utf-8"))
+    assert original["status"] == "accepted"  # the first receipt is never overwritten
     text = Path(f"{second['archived']}.receipt.txt").read_text(encoding="utf-8")
     assert "重复提交" in text
 

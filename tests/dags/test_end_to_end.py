@@ -1,4 +1,4 @@
-"""Both DAGs with dag.test(), against the reference hub on a loopback port: files in, verified receipts out."""
+"""Both DAGs with dag.test() against the reference hub on a loopback port: files in, verified receipts out."""
 
 from __future__ import annotations
 
@@ -37,8 +37,11 @@ def world(tmp_path_factory: pytest.TempPathFactory, airflow_db: Path) -> Iterato
 @pytest.fixture
 def gateway_env(world: tuple[Settings, str], monkeypatch: pytest.MonkeyPatch) -> Settings:
     settings, url = world
-    for name, value in {"GATEWAY_HOME": str(settings.home), "GATEWAY_HUB_URL": url,
-                        "GATEWAY_SETTLE_SECONDS": "0"}.items():
+    for name, value in {
+        "GATEWAY_HOME": str(settings.home),
+        "GATEWAY_HUB_URL": url,
+        "GATEWAY_SETTLE_SECONDS": "0",
+    }.items():
         monkeypatch.setenv(name, value)
     return settings
 

@@ -123,7 +123,7 @@ def test_same_file_again_is_a_duplicate_and_stores_nothing(settings: Settings, t
     mark_archived(settings, first.source_file_id, tmp_path / "archived.csv")
     copy = shutil.copy(AMR_FILE, tmp_path / "renamed.csv")
     again = ingest_file(settings, Path(copy), "xz_amr")
-    assert again.replayed and again.receipt.status == "duplicate" and again.outcome == "processed"
+    assert again.replayed and again.receipt.status == "duplicate" and again.outcome == "rejected"
     assert again.receipt.first_processed_at == first.receipt.received_at
     assert count(settings, record_version) == 10
     assert count(settings, source_file) == 1

@@ -15,7 +15,9 @@ SAMPLES = REPO_ROOT / "samples" / "inbox"
 
 
 def test_licence_naming_only_an_org_code_waits_then_attaches(settings: Settings) -> None:
-    licences = ingest_file(settings, SAMPLES / "xz_transport" / "行政许可信息-2026年10月.xlsx", "xz_transport")
+    licences = ingest_file(
+        settings, SAMPLES / "xz_transport" / "行政许可信息-2026年10月.xlsx", "xz_transport"
+    )
     assert licences.receipt.queued == 1
     record_types = load_record_types(settings.schemas_dir)
     assert settle_from_registry(settings, record_types) == 0  # the registry knows nobody yet
@@ -28,8 +30,9 @@ def test_licence_naming_only_an_org_code_waits_then_attaches(settings: Settings)
             .join(record_version, record_version.c.record_id == record.c.id)
             .where(record.c.natural_key == "11140900MB19500249|忻交运许〔2026〕202号")
         ).one()
-        waiting = conn.execute(select(func.count()).select_from(resolution_queue)
-                               .where(resolution_queue.c.resolved_at.is_(None))).scalar_one()
+        waiting = conn.execute(
+            select(func.count()).select_from(resolution_queue).where(resolution_queue.c.resolved_at.is_(None))
+        ).scalar_one()
         queued_for_delivery = conn.execute(select(func.count()).select_from(outbox)).scalar_one()
     assert tuple(attached) == ("org_code", "active", "91140921MA0K4D5E9E")
     assert waiting == 0
