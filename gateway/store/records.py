@@ -67,7 +67,7 @@ def canonical_payloads(rtype: RecordType, table: pa.Table) -> tuple[list[str], l
         pc.fill_null(pc.binary_join_element_wise(f'"{code}":"', _json_text(table.column(code)), '",', ""), "")
         for code in sorted(rtype.codes)
     ]
-    body = pc.binary_join_element_wise(*pieces, "") if pieces else pa.array([""] * table.num_rows, pa.string())
+    body = pc.binary_join_element_wise(*pieces, "")  # a record type always has fields
     joined = pc.binary_join_element_wise("{", pc.utf8_slice_codeunits(body, 0, -1), "}", "")
     payloads = joined.to_pylist()
     return payloads, [hashlib.sha256(p.encode()).hexdigest() for p in payloads]

@@ -1,4 +1,4 @@
-"""The canonical payload is exactly json.dumps(sort_keys, compact, ensure_ascii=False) of the non-null fields."""
+"""The canonical payload equals json.dumps(sort_keys, compact, ensure_ascii=False) of the non-null fields."""
 
 from __future__ import annotations
 
