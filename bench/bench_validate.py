@@ -23,6 +23,7 @@ import pyarrow.csv as pacsv
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from gateway.ids.uscc import calc_check as uscc_check  # noqa: E402
 from gateway.ingest import ingest_file  # noqa: E402
 from gateway.intake import open_source  # noqa: E402
 from gateway.mapping.engine import apply_plan, plan_for  # noqa: E402
@@ -33,7 +34,6 @@ from gateway.store.db import migrate  # noqa: E402
 from gateway.validation import validate  # noqa: E402
 
 ALPHA = "0123456789ABCDEFGHJKLMNPQRTUWXY"
-WEIGHTS = [pow(3, i, 31) for i in range(17)]
 HEADERS = [
     "行政相对人名称",
     "行政相对人类别",
@@ -58,7 +58,7 @@ AUTHORITY = ("忻州市市场监督管理局", "11140900MB1950016E")
 
 def uscc(rng: random.Random) -> str:
     body = "91" + "1409" + f"{rng.randrange(100):02d}" + "".join(rng.choice(ALPHA) for _ in range(9))
-    return body + ALPHA[(31 - sum(ALPHA.index(c) * w for c, w in zip(body, WEIGHTS, strict=True)) % 31) % 31]
+    return body + uscc_check(body)
 
 
 def generate(path: Path, rows: int, seed: int = 7) -> None:
