@@ -13,18 +13,19 @@ import json
 import logging
 import os
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Protocol
 
 import pyarrow as pa
 import pyarrow.parquet as pq
 from sqlalchemy import Connection, Engine, delete, insert, select, update
 
 from gateway.entities import attach
-from gateway.intake import ReadError, SourceFile, open_source
+from gateway.intake import ReadError, open_source
 from gateway.mapping.engine import Plan, UnknownHeaders, apply_plan, plan_by_id, plan_for
 from gateway.mapping.spec import MappingError, MappingSpec, load_mappings
 from gateway.receipts import Receipt
@@ -199,28 +200,43 @@ def _ingest(
         with open_source(path) as source:
             receipt.format, receipt.encoding = source.format, source.encoding
             plan = _choose_plan(list(source.headers), department, mapping_id, specs, record_types)
-            return _store_file(settings, engine, source, plan, receipt, now, land=land)
+            return process_rows(settings, engine, source, plan, receipt, now, land=land)
     except ReadError as exc:
         receipt.fail(exc.code, exc.message)
     except UnknownHeaders as exc:
         receipt.fail("E_HEADERS", exc.message)
     except MappingError as exc:
         receipt.fail("E_MAPPING", f"映射文件有误，请联系平台管理员：{exc}")
-    receipt.accepted = receipt.new = receipt.updated = receipt.unchanged = receipt.queued = 0
+    receipt.accepted = receipt.new = receipt.updated = receipt.unchanged = receipt.queued = (
+        receipt.withdrawn
+    ) = 0
     receipt.rejected = receipt.rows
-    return _record_rejection(engine, receipt, now)
+    return record_rejection(engine, receipt, now)
 
 
-def _store_file(
+class RowSource(Protocol):
+    """What the processing needs of a source: a department's file (SourceFile) or a landed pull."""
+
+    format: str
+    encoding: str | None
+    row_errors: Sequence[tuple[int, str]]
+
+    def batches(self, batch_rows: int = ...) -> Iterator[pa.RecordBatch]: ...
+
+
+def process_rows(
     settings: Settings,
     engine: Engine,
-    source: SourceFile,
+    source: RowSource,
     plan: Plan,
     receipt: Receipt,
     now: datetime,
     *,
     land: bool,
+    unit_id: int | None = None,
 ) -> IngestResult:
+    """Map, validate, attach and store every row in one transaction. ``unit_id``: an already landed unit of
+    a pulled source (its row exists and its raw rows are on disk); otherwise the file row is created here."""
     rtype = plan.record_type
     department, sha256 = receipt.department, receipt.sha256
     threshold = (
@@ -237,25 +253,29 @@ def _store_file(
     counts = StoreCounts()
     try:
         with engine.begin() as conn, _landing_writer(landing) as writer:
-            file_id = conn.execute(
-                insert(source_file).returning(source_file.c.id),
-                [
-                    {
-                        "department": department,
-                        "file_name": receipt.file[:255],
-                        "sha256": sha256,
-                        "size": receipt.size,
-                        "format": source.format,
-                        "encoding": source.encoding,
-                        "mapping_id": plan.spec.id,
-                        "record_type": rtype.name,
-                        "status": "processing",
-                        "receipt": "{}",
-                        "received_at": now,
-                        "landing_path": str(landing) if landing else None,
-                    }
-                ],
-            ).scalar_one()
+            file_id = (
+                unit_id
+                if unit_id is not None
+                else conn.execute(
+                    insert(source_file).returning(source_file.c.id),
+                    [
+                        {
+                            "department": department,
+                            "file_name": receipt.file[:255],
+                            "sha256": sha256,
+                            "size": receipt.size,
+                            "format": source.format,
+                            "encoding": source.encoding,
+                            "mapping_id": plan.spec.id,
+                            "record_type": rtype.name,
+                            "status": "processing",
+                            "receipt": "{}",
+                            "received_at": now,
+                            "landing_path": str(landing) if landing else None,
+                        }
+                    ],
+                ).scalar_one()
+            )
             seen_row_errors = 0
             for batch in source.batches(BATCH_ROWS):
                 if landing:
@@ -291,6 +311,7 @@ def _store_file(
             receipt.accepted = receipt.rows - bad_rows
             receipt.new, receipt.updated = counts.inserted, counts.updated
             receipt.unchanged, receipt.queued = counts.unchanged, counts.queued
+            receipt.withdrawn = counts.withdrawn
             receipt.set_errors(sorted(errors, key=lambda e: (e.row, e.field)))
             if receipt.rows == 0:
                 receipt.fail("E_NO_ROWS", "文件只有表头，没有数据行")
@@ -318,9 +339,11 @@ def _store_file(
             )
             _audit(conn, now, "file.ingested", str(file_id), receipt)
     except _ThresholdExceeded:
-        receipt.accepted = receipt.new = receipt.updated = receipt.unchanged = receipt.queued = 0
+        receipt.accepted = receipt.new = receipt.updated = receipt.unchanged = receipt.queued = (
+            receipt.withdrawn
+        ) = 0
         receipt.rejected = receipt.rows
-        return _record_rejection(engine, receipt, now)
+        return record_rejection(engine, receipt, now, unit_id)
     log.info(
         "%s/%s: %s, %d rows, %d accepted (%d new, %d updated, %d unchanged), %d rejected",
         department,
@@ -336,31 +359,41 @@ def _store_file(
     return IngestResult(receipt, "processed", file_id)
 
 
-def _record_rejection(engine: Engine, receipt: Receipt, now: datetime) -> IngestResult:
-    """A rejected file is remembered too, so the same broken bytes dropped again get the same answer."""
+def record_rejection(
+    engine: Engine, receipt: Receipt, now: datetime, unit_id: int | None = None
+) -> IngestResult:
+    """A rejected file is remembered too, so the same broken bytes dropped again get the same answer.
+    A rejected landed unit keeps its row (and its raw rows), so it can be processed again later."""
+    values = {
+        "status": "rejected",
+        "rows_total": receipt.rows,
+        "rows_accepted": 0,
+        "rows_rejected": receipt.rows,
+        "rows_unchanged": 0,
+        "receipt": receipt.to_json().decode(),
+        "mapping_id": receipt.mapping,
+        "record_type": receipt.record_type,
+    }
     with engine.begin() as conn:
-        file_id = conn.execute(
-            insert(source_file).returning(source_file.c.id),
-            [
-                {
-                    "department": receipt.department,
-                    "file_name": receipt.file[:255],
-                    "sha256": receipt.sha256,
-                    "size": receipt.size,
-                    "format": receipt.format,
-                    "encoding": receipt.encoding,
-                    "mapping_id": receipt.mapping,
-                    "record_type": receipt.record_type,
-                    "status": "rejected",
-                    "rows_total": receipt.rows,
-                    "rows_accepted": 0,
-                    "rows_rejected": receipt.rows,
-                    "rows_unchanged": 0,
-                    "receipt": receipt.to_json().decode(),
-                    "received_at": now,
-                }
-            ],
-        ).scalar_one()
+        if unit_id is None:
+            file_id = conn.execute(
+                insert(source_file).returning(source_file.c.id),
+                [
+                    {
+                        "department": receipt.department,
+                        "file_name": receipt.file[:255],
+                        "sha256": receipt.sha256,
+                        "size": receipt.size,
+                        "format": receipt.format,
+                        "encoding": receipt.encoding,
+                        "received_at": now,
+                        **values,
+                    }
+                ],
+            ).scalar_one()
+        else:
+            file_id = unit_id
+            conn.execute(update(source_file).where(source_file.c.id == unit_id).values(**values))
         _audit(conn, now, "file.rejected", str(file_id), receipt)
     log.warning(
         "%s/%s: rejected: %s",

@@ -43,6 +43,7 @@ class Receipt:
     updated: int = 0
     unchanged: int = 0
     queued: int = 0
+    withdrawn: int = 0
     threshold: float | None = None
     file_error: dict[str, str] | None = None
     warnings: list[str] = field(default_factory=list)
@@ -105,6 +106,8 @@ class Receipt:
             f"数据行：{self.rows}；接收 {self.accepted} 行（新增 {self.new}，更新 {self.updated}，"
             f"未变化 {self.unchanged}）；拒收 {self.rejected} 行"
         )
+        if self.withdrawn:
+            lines.append(f"其中 {self.withdrawn} 行为撤销/移出，相应记录将从省级平台撤回。")
         if self.queued:
             lines.append(f"其中 {self.queued} 行暂未能关联到市场主体，已转人工核对，核对后自动上报。")
         lines.extend(f"提示：{w}" for w in self.warnings)

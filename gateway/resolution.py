@@ -29,8 +29,11 @@ def _waiting(conn: Connection, rtype: RecordType, after: int) -> list[tuple[int,
     stmt = (
         select(resolution_queue.c.id, record.c.id, record.c.version, record.c.payload)
         .join(record, record.c.id == resolution_queue.c.record_id)
-        .where(resolution_queue.c.resolved_at.is_(None), record.c.record_type == rtype.name,
-               resolution_queue.c.id > after)
+        .where(
+            resolution_queue.c.resolved_at.is_(None),
+            record.c.record_type == rtype.name,
+            resolution_queue.c.id > after,
+        )
         .order_by(resolution_queue.c.id)
         .limit(CHUNK)
     )
@@ -45,18 +48,27 @@ def _settle(conn: Connection, rtype: RecordType, rows: list[tuple[int, int, int,
     for i, (queue_id, record_id, version, _payload) in enumerate(rows):
         if found.method[i] is None:
             continue
-        conn.execute(update(record).where(record.c.id == record_id).values(
-            entity_id=found.entity_id[i], attach_method=found.method[i], status="active", updated_at=now))
+        conn.execute(
+            update(record)
+            .where(record.c.id == record_id)
+            .values(
+                entity_id=found.entity_id[i], attach_method=found.method[i], status="active", updated_at=now
+            )
+        )
         version_id = conn.execute(
             update(record_version)
             .where(record_version.c.record_id == record_id, record_version.c.version == version)
-            .values(entity_uscc=found.entity_uscc[i], attach_method=found.method[i])
+            .values(entity_uscc=found.entity_uscc[i], attach_method=found.method[i], outbound=True)
             .returning(record_version.c.id)
         ).scalar_one()
-        conn.execute(insert(outbox), [{"record_version_id": version_id, "record_type": rtype.name,
-                                       "created_at": now}])
-        conn.execute(update(resolution_queue).where(resolution_queue.c.id == queue_id).values(
-            resolved_at=now, resolved_entity_id=found.entity_id[i], resolved_by="registry"))
+        conn.execute(
+            insert(outbox), [{"record_version_id": version_id, "record_type": rtype.name, "created_at": now}]
+        )
+        conn.execute(
+            update(resolution_queue)
+            .where(resolution_queue.c.id == queue_id)
+            .values(resolved_at=now, resolved_entity_id=found.entity_id[i], resolved_by="registry")
+        )
         settled += 1
     return settled
 

@@ -96,7 +96,8 @@ _FIELD_ATTRS = frozenset({"requirement", "aliases", "note"})
 _RECORD_ATTRS = frozenset({"name", "label", "version", "natural-key"})
 _SUBJECT_ATTRS = frozenset({"name", "kind", "uscc", "reg-no", "org-code", "natural-person"})
 _RULE_ATTRS = frozenset({"code", "when", "op", "values", "require", "require-any", "check"})
-_META_ELEMENTS = frozenset({"field", "record", "subject", "rule"})
+_WITHDRAWAL_ATTRS = frozenset({"when", "op", "values"})
+_META_ELEMENTS = frozenset({"field", "record", "subject", "rule", "withdrawal"})
 
 
 class SchemaDefinitionError(ValueError):
@@ -229,6 +230,7 @@ def _record_type(element: XsdElement) -> RecordType:
         natural_key=natural_key,
         subject=_subject(_one_meta(ctype.annotation, "subject", where), by_code, where),
         rules=rules,
+        withdrawal=_withdrawal(ctype.annotation, by_code, where),
     )
 
 
@@ -348,6 +350,44 @@ def _rules(annotation: XsdAnnotation | None, by_code: dict[str, FieldSpec], wher
     return rules
 
 
+def _condition(info: Element, by_code: dict[str, FieldSpec], here: str) -> Condition | None:
+    """``when``/``op``/``values`` as used by gw:rule and gw:withdrawal; ``present`` takes no values."""
+    when = info.get("when")
+    if when is None:
+        if info.get("op") is not None or info.get("values") is not None:
+            raise SchemaDefinitionError(f"{here}: op and values need when")
+        return None
+    op = info.get("op", "")
+    if op not in _RULE_OPS:
+        raise SchemaDefinitionError(f"{here}: op must be one of {sorted(_RULE_OPS)}, not {op!r}")
+    values = _alternatives(info.get("values", ""))
+    if op == "present":
+        if values:
+            raise SchemaDefinitionError(f"{here}: op present takes no values")
+    elif not values or (op == "equals" and len(values) != 1):
+        wanted = "exactly one value" if op == "equals" else "at least one value"
+        raise SchemaDefinitionError(f"{here}: op {op} needs {wanted}")
+    _known([when], by_code, here)
+    return Condition(field=when, op=op, values=values)  # type: ignore[arg-type]  # checked above
+
+
+def _withdrawal(
+    annotation: XsdAnnotation | None, by_code: dict[str, FieldSpec], where: str
+) -> Condition | None:
+    """At most one gw:withdrawal: rows it matches withdraw their record (operation d at the hub)."""
+    found = _meta(annotation, "withdrawal", where)
+    if not found:
+        return None
+    if len(found) > 1:
+        raise SchemaDefinitionError(f"{where}: at most one gw:withdrawal")
+    here = f"{where} gw:withdrawal"
+    _check_attributes(found[0], _WITHDRAWAL_ATTRS, here)
+    condition = _condition(found[0], by_code, here)
+    if condition is None:
+        raise SchemaDefinitionError(f"{here}: attribute when is required")
+    return condition
+
+
 def _rule(info: Element, by_code: dict[str, FieldSpec], where: str) -> Rule:
     code = _required_attr(info, "code", f"{where} gw:rule")
     here = f"{where} rule {code}"
@@ -358,21 +398,7 @@ def _rule(info: Element, by_code: dict[str, FieldSpec], where: str) -> Rule:
     if not message:
         raise SchemaDefinitionError(f"{here}: the element text is the (Chinese) error message; it is empty")
 
-    condition: Condition | None = None
-    when = info.get("when")
-    if when is None:
-        if info.get("op") is not None or info.get("values") is not None:
-            raise SchemaDefinitionError(f"{here}: op and values need when")
-    else:
-        op = info.get("op", "")
-        if op not in _RULE_OPS:
-            raise SchemaDefinitionError(f"{here}: op must be one of {sorted(_RULE_OPS)}, not {op!r}")
-        values = _alternatives(info.get("values", ""))
-        if not values or (op == "equals" and len(values) != 1):
-            wanted = "exactly one value" if op == "equals" else "at least one value"
-            raise SchemaDefinitionError(f"{here}: op {op} needs {wanted}")
-        _known([when], by_code, here)
-        condition = Condition(field=when, op=op, values=values)  # type: ignore[arg-type]  # checked above
+    condition = _condition(info, by_code, here)
 
     require = _known(_words(info.get("require", "")), by_code, here)
     require_any = _known(_words(info.get("require-any", "")), by_code, here)
@@ -387,8 +413,14 @@ def _rule(info: Element, by_code: dict[str, FieldSpec], where: str) -> Rule:
         checks.append((target, check))  # type: ignore[arg-type]  # checked against _CHECKS above
     if not require and not require_any and not checks:
         raise SchemaDefinitionError(f"{here}: a rule needs require, require-any or check; it tests nothing")
-    return Rule(code=code, message=message, condition=condition, require=require, require_any=require_any,
-                check=tuple(checks))
+    return Rule(
+        code=code,
+        message=message,
+        condition=condition,
+        require=require,
+        require_any=require_any,
+        check=tuple(checks),
+    )
 
 
 # -------------------------------------------------------------------------------------- appinfo helpers

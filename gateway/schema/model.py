@@ -13,7 +13,7 @@ from typing import Literal
 BaseKind = Literal["string", "date", "decimal"]
 IdentifierCheck = Literal["uscc", "org_code", "regno", "resident_id"]
 Requirement = Literal["Y", "C", "N"]
-RuleOp = Literal["in", "contains", "equals", "not_in"]
+RuleOp = Literal["in", "contains", "equals", "not_in", "present"]
 
 
 @dataclass(frozen=True)
@@ -41,7 +41,7 @@ class FieldSpec:
 
 @dataclass(frozen=True)
 class Condition:
-    """``field op values``: the guard of a cross-field rule."""
+    """``field op values``: the guard of a cross-field rule or of a withdrawal (``present``: not empty)."""
 
     field: str
     op: RuleOp
@@ -87,6 +87,7 @@ class RecordType:
     natural_key: tuple[str, ...]
     subject: SubjectSpec
     rules: tuple[Rule, ...] = ()
+    withdrawal: Condition | None = None  # rows matching it withdraw their record (e.g. 移出日期 filled)
     _by_code: dict[str, FieldSpec] = field(default_factory=dict, compare=False, repr=False)
 
     def __post_init__(self) -> None:

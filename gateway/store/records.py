@@ -20,6 +20,7 @@ from gateway.entities import UNATTACHED_REASON, Attachment
 from gateway.row_errors import RowError
 from gateway.schema.model import RecordType
 from gateway.store.tables import outbox, record, record_version, resolution_queue
+from gateway.validation.rules import condition_mask
 
 CHUNK = 500
 ROW = "__row__"
@@ -31,6 +32,7 @@ class StoreCounts:
     updated: int = 0
     unchanged: int = 0
     queued: int = 0
+    withdrawn: int = 0
     duplicates: list[RowError] = field(default_factory=list)
 
     def add(self, other: StoreCounts) -> None:
@@ -38,6 +40,7 @@ class StoreCounts:
         self.updated += other.updated
         self.unchanged += other.unchanged
         self.queued += other.queued
+        self.withdrawn += other.withdrawn
         self.duplicates.extend(other.duplicates)
 
 
@@ -120,6 +123,57 @@ def _ever_sent(conn: Connection, record_ids: Sequence[int]) -> set[int]:
     return sent
 
 
+@dataclass(frozen=True)
+class _Plan:
+    """What one accepted row does to the store."""
+
+    index: int
+    prior: dict[str, object] | None  # the stored record, if any
+    operation: str  # i | u | d, as the hub will see it
+    status: str  # active | unattached | withdrawn
+
+
+def _classify(
+    keys: list[str],
+    hashes: list[str],
+    rows: list[int],
+    withdraws: list[bool],
+    attached: list[bool],
+    existing: dict[str, dict[str, object]],
+    sent: set[int],
+    source_file_id: int,
+    counts: StoreCounts,
+    duplicate: Callable[[int, int], RowError],
+) -> list[_Plan]:
+    """Decide per row: insert, update, withdraw, re-list or nothing (unchanged); refuse repeats in a file."""
+    first_row_of: dict[str, int] = {}
+    plans: list[_Plan] = []
+    for i, key in enumerate(keys):
+        prior = existing.get(key)
+        if key in first_row_of or (prior is not None and prior["source_file_id"] == source_file_id):
+            first = first_row_of.get(key, prior["source_row"] if prior else rows[i])
+            counts.duplicates.append(duplicate(rows[i], int(first)))  # type: ignore[call-overload]
+            continue
+        first_row_of[key] = rows[i]
+        live = "active" if attached[i] else "unattached"
+        if prior is None:
+            plans.append(_Plan(i, None, "d" if withdraws[i] else "i", "withdrawn" if withdraws[i] else live))
+            continue
+        was_sent = int(prior["id"]) in sent  # type: ignore[call-overload]
+        if withdraws[i]:
+            if prior["status"] == "withdrawn":
+                counts.unchanged += 1
+            else:
+                plans.append(_Plan(i, prior, "d", "withdrawn"))
+        elif prior["status"] == "withdrawn":
+            plans.append(_Plan(i, prior, "u" if was_sent else "i", live))  # listed again
+        elif prior["content_hash"] == hashes[i]:
+            counts.unchanged += 1
+        else:
+            plans.append(_Plan(i, prior, "u" if was_sent else "i", live))
+    return plans
+
+
 def store_batch(
     conn: Connection,
     rtype: RecordType,
@@ -138,65 +192,59 @@ def store_batch(
     rows = table.column(ROW).to_pylist()
     names = table.column(rtype.subject.name).to_pylist()
     payloads, hashes = canonical_payloads(rtype, table)
+    withdraws = (
+        condition_mask(rtype.withdrawal, table).to_pylist() if rtype.withdrawal else [False] * table.num_rows
+    )
+    attached = [m is not None for m in attachment.method]
     existing = _existing(conn, rtype, keys)
+    sent = _ever_sent(conn, [int(p["id"]) for p in existing.values()])  # type: ignore[call-overload]
     key_field = header_of(rtype.natural_key[-1])
     key_labels = "+".join(rtype.field(c).label for c in rtype.natural_key)
 
-    first_row_of: dict[str, int] = {}
-    new_rows: list[int] = []
-    changed: list[tuple[int, dict[str, object]]] = []
-    for i, key in enumerate(keys):
-        prior = existing.get(key)
-        if key in first_row_of or (prior is not None and prior["source_file_id"] == source_file_id):
-            first = first_row_of.get(key, prior["source_row"] if prior else rows[i])
-            counts.duplicates.append(
-                RowError(
-                    rows[i],
-                    key_field,
-                    "E_DUPLICATE_KEY",
-                    f"与第 {first} 行的「{key_labels}」重复，同一文件中只保留第一次出现",
-                )
-            )
-            continue
-        first_row_of[key] = rows[i]
-        if prior is None:
-            new_rows.append(i)
-        elif prior["content_hash"] == hashes[i]:
-            counts.unchanged += 1
-        else:
-            changed.append((i, prior))
+    def duplicate(row: int, first: int) -> RowError:
+        return RowError(
+            row,
+            key_field,
+            "E_DUPLICATE_KEY",
+            f"与第 {first} 行的「{key_labels}」重复，同一文件中只保留第一次出现",
+        )
 
-    def status_of(i: int) -> str:
-        return "active" if attachment.method[i] is not None else "unattached"
+    plans = _classify(
+        keys, hashes, rows, withdraws, attached, existing, sent, source_file_id, counts, duplicate
+    )
+    new = [p for p in plans if p.prior is None]
+    changed = [p for p in plans if p.prior is not None]
+    counts.inserted = sum(1 for p in new if p.status != "withdrawn")
+    counts.updated = sum(1 for p in changed if p.operation != "d")
+    counts.withdrawn = sum(1 for p in plans if p.operation == "d")
 
     # Inserts: plain executemany (RETURNING with row order would make SQLite insert one row at a time),
     # then the new ids by natural key.
-    inserted_ids: dict[int, int] = {}
-    if new_rows:
+    record_ids: dict[int, int] = {}
+    if new:
         conn.execute(
             record.insert(),
             [
                 {
                     "record_type": rtype.name,
-                    "natural_key": keys[i],
-                    "entity_id": attachment.entity_id[i],
-                    "attach_method": attachment.method[i],
-                    "subject_name": names[i],
-                    "status": status_of(i),
+                    "natural_key": keys[p.index],
+                    "entity_id": attachment.entity_id[p.index],
+                    "attach_method": attachment.method[p.index],
+                    "subject_name": names[p.index],
+                    "status": p.status,
                     "version": 1,
-                    "content_hash": hashes[i],
-                    "payload": payloads[i],
+                    "content_hash": hashes[p.index],
+                    "payload": payloads[p.index],
                     "source_file_id": source_file_id,
-                    "source_row": rows[i],
+                    "source_row": rows[p.index],
                     "created_at": now,
                     "updated_at": now,
                 }
-                for i in new_rows
+                for p in new
             ],
         )
-        ids = _ids(conn, rtype, [keys[i] for i in new_rows])
-        inserted_ids = {i: ids[keys[i]] for i in new_rows}
-    counts.inserted = len(new_rows)
+        ids = _ids(conn, rtype, [keys[p.index] for p in new])
+        record_ids.update({p.index: ids[keys[p.index]] for p in new})
 
     # Updates: bump the version in place; the old content stays in record_version.
     if changed:
@@ -217,67 +265,64 @@ def store_batch(
             ),
             [
                 {
-                    "rid": prior["id"],
-                    "new_version": int(prior["version"]) + 1,  # type: ignore[call-overload]
-                    "new_hash": hashes[i],
-                    "new_payload": payloads[i],
-                    "new_entity": attachment.entity_id[i],
-                    "new_method": attachment.method[i],
-                    "new_status": status_of(i),
-                    "new_name": names[i],
-                    "new_row": rows[i],
+                    "rid": p.prior["id"],
+                    "new_version": int(p.prior["version"]) + 1,  # type: ignore[call-overload,index]
+                    "new_hash": hashes[p.index],
+                    "new_payload": payloads[p.index],
+                    "new_entity": attachment.entity_id[p.index],
+                    "new_method": attachment.method[p.index],
+                    "new_status": p.status,
+                    "new_name": names[p.index],
+                    "new_row": rows[p.index],
                 }
-                for i, prior in changed
+                for p in changed
             ],
         )
-    counts.updated = len(changed)
-    sent = _ever_sent(conn, [int(prior["id"]) for _, prior in changed])  # type: ignore[call-overload]
-
-    versions: list[tuple[int, int, int, str]] = []  # (row index, record id, version, op)
-    versions += [(i, rid, 1, "i") for i, rid in inserted_ids.items()]
-    versions += [
-        (i, int(p["id"]), int(p["version"]) + 1, "u" if int(p["id"]) in sent else "i")  # type: ignore[call-overload]
-        for i, p in changed
-    ]
-    if not versions:
+        record_ids.update({p.index: int(p.prior["id"]) for p in changed})  # type: ignore[call-overload,index]
+    if not plans:
         return counts
-    # Versions are inserted in bulk, then their outbox rows copied by one INSERT … SELECT: the versions this
-    # file just wrote for attached records (one per record: duplicates within a file were refused above).
+
+    def outbound(p: _Plan) -> bool:
+        """Live attached versions go to the hub; a withdrawal only if the hub has or will have the record."""
+        if p.operation == "d":
+            return p.prior is not None and int(p.prior["id"]) in sent  # type: ignore[call-overload,index]
+        return p.status == "active"
+
+    # Versions in bulk, then their outbox rows by one INSERT … SELECT of the outbound versions this file just
+    # wrote (one per record: repeats within a file were refused above).
     before = conn.execute(select(func.coalesce(func.max(record_version.c.id), 0))).scalar_one()
     conn.execute(
         record_version.insert(),
         [
             {
-                "record_id": rid,
-                "version": version,
-                "operation": op,
-                "content_hash": hashes[i],
-                "payload": payloads[i],
-                "entity_uscc": attachment.entity_uscc[i],
-                "attach_method": attachment.method[i],
+                "record_id": record_ids[p.index],
+                "version": 1 if p.prior is None else int(p.prior["version"]) + 1,  # type: ignore[call-overload]
+                "operation": p.operation,
+                "content_hash": hashes[p.index],
+                "payload": payloads[p.index],
+                "entity_uscc": attachment.entity_uscc[p.index],
+                "attach_method": attachment.method[p.index],
                 "source_file_id": source_file_id,
                 "source_sha256": source_sha256,
-                "source_row": rows[i],
+                "source_row": rows[p.index],
+                "outbound": outbound(p),
                 "created_at": now,
             }
-            for i, rid, version, op in versions
+            for p in plans
         ],
     )
     fresh = (
         select(record_version.c.id, literal(rtype.name), literal(now, DateTime(timezone=True)))
-        .join(record, record.c.id == record_version.c.record_id)
         .where(
             record_version.c.id > before,
             record_version.c.source_file_id == source_file_id,
-            record.c.status == "active",
+            record_version.c.outbound.is_(True),
         )
         .order_by(record_version.c.id)
     )
     conn.execute(outbox.insert().from_select(["record_version_id", "record_type", "created_at"], fresh))
-    waiting = [rid for i, rid, _, _ in versions if status_of(i) == "unattached"]
-    counts.queued = _enqueue(conn, waiting, now)
-    attached_again = [rid for i, rid, _, _ in versions if status_of(i) == "active"]
-    _settle(conn, attached_again, now)
+    counts.queued = _enqueue(conn, [record_ids[p.index] for p in plans if p.status == "unattached"], now)
+    _settle(conn, [record_ids[p.index] for p in plans if p.status == "active"], now)
     return counts
 
 

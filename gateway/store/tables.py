@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from sqlalchemy import (
     BigInteger,
+    Boolean,
     Column,
     DateTime,
     ForeignKey,
@@ -19,6 +20,7 @@ from sqlalchemy import (
     Table,
     Text,
     UniqueConstraint,
+    false,
 )
 
 metadata = MetaData(
@@ -35,7 +37,8 @@ source_file = Table(
     "source_file",
     metadata,
     Column("id", Integer, primary_key=True),
-    Column("department", String(64), nullable=False),
+    Column("department", String(64), nullable=False),  # the inbox, or the source id for pulled sources
+    Column("kind", String(16), nullable=False, server_default="file"),  # file | api | sql | xml
     Column("file_name", String(255), nullable=False),
     Column("sha256", String(64), nullable=False),
     Column("size", BigInteger, nullable=False),
@@ -50,6 +53,8 @@ source_file = Table(
     Column("rows_unchanged", Integer, nullable=False, default=0),
     Column("receipt", Text, nullable=False),  # the receipt JSON, so it can be re-issued after a crash
     Column("landing_path", String(1024)),
+    Column("cursor_from", Text),  # pulled sources: the cursor range this unit covers
+    Column("cursor_to", Text),
     Column("archived_path", String(1024)),
     Column("received_at", DateTime(timezone=True), nullable=False),
     Column("archived_at", DateTime(timezone=True)),
@@ -93,6 +98,16 @@ record = Table(
 )
 Index("ix_record_entity_id", record.c.entity_id)
 
+# Incremental cursors of pulled sources. A cursor advances in the same transaction that records the landed
+# unit of data it covers, so a crash means a re-pull, never a gap.
+source_cursor = Table(
+    "source_cursor",
+    metadata,
+    Column("source_id", String(128), primary_key=True),
+    Column("cursor", Text),
+    Column("updated_at", DateTime(timezone=True), nullable=False),
+)
+
 # Every version ever stored, with its lineage: what the hub was (or will be) sent.
 record_version = Table(
     "record_version",
@@ -108,6 +123,7 @@ record_version = Table(
     Column("source_file_id", Integer, ForeignKey("source_file.id"), nullable=False),
     Column("source_sha256", String(64), nullable=False),
     Column("source_row", Integer, nullable=False),
+    Column("outbound", Boolean, nullable=False, server_default=false()),  # this version must reach the hub
     Column("created_at", DateTime(timezone=True), nullable=False),
     UniqueConstraint("record_id", "version"),
 )

@@ -23,6 +23,8 @@ def condition_mask(condition: Condition | None, table: pa.Table) -> pa.Array:
         mask = pc.is_in(values, value_set=value_set)
     elif condition.op == "not_in":
         mask = pc.invert(pc.is_in(values, value_set=value_set))
+    elif condition.op == "present":
+        mask = pc.is_valid(values)
     elif condition.op == "equals":
         mask = pc.equal(values, pa.scalar(condition.values[0], pa.string()))
     else:  # contains: any of the values occurs in the text (e.g. 处罚类别 "警告;罚款" contains 罚款)

@@ -1,0 +1,218 @@
+"""Pulled sources (APIs, staging tables, XML feeds): land first, advance the cursor, then process.
+
+A connector produces a ``Pull``: the source's column names, Arrow batches of strings and the cursor the
+pull reached. ``land_pull`` writes the batches once as Parquet and, in one transaction, records the landed
+unit and advances the source's cursor — so a crash before that commit means the same range is pulled again
+(never a gap), and a crash after it leaves a landed unit that ``process_landed`` picks up on the next run
+(never a re-pull). Processing a landed unit runs the same map → validate → attach → store path as a file.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import os
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Protocol
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+from sqlalchemy import Connection, insert, select
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+
+from gateway.ingest import BATCH_ROWS, IngestResult, process_rows, record_rejection
+from gateway.mapping.engine import UnknownHeaders, plan_for
+from gateway.mapping.spec import MappingError, load_mappings
+from gateway.receipts import Receipt
+from gateway.schema import load_record_types
+from gateway.settings import Settings
+from gateway.store.db import engine_for
+from gateway.store.tables import source_cursor, source_file
+
+log = logging.getLogger(__name__)
+HEADERS_KEY = b"gateway.headers"
+
+
+class Pull(Protocol):
+    """One incremental pull of a source, as a connector yields it."""
+
+    source_id: str
+    kind: str  # api | sql | xml
+    headers: list[str]  # column names in the source: the mapping's `from` names refer to them
+    cursor_from: str | None
+
+    def batches(self) -> Iterator[pa.RecordBatch]:
+        """String columns c0..cN-1 (positional, as headers) plus int64 __row__ (ordinal in the pull)."""
+        ...
+
+    @property
+    def cursor_to(self) -> str | None:
+        """The cursor after the pull; read only once batches() is exhausted."""
+        ...
+
+
+@dataclass(frozen=True)
+class LandedUnit:
+    id: int
+    source_id: str
+    path: Path
+    sha256: str
+    rows: int
+    cursor_from: str | None
+    cursor_to: str | None
+
+
+def read_cursor(settings: Settings, source_id: str) -> str | None:
+    with engine_for(settings.database_url).connect() as conn:
+        return conn.execute(
+            select(source_cursor.c.cursor).where(source_cursor.c.source_id == source_id)
+        ).scalar_one_or_none()
+
+
+def _set_cursor(conn: Connection, source_id: str, cursor: str | None, now: datetime) -> None:
+    upsert = (pg_insert if conn.dialect.name == "postgresql" else sqlite_insert)(source_cursor)
+    conn.execute(
+        upsert.values(source_id=source_id, cursor=cursor, updated_at=now).on_conflict_do_update(
+            index_elements=["source_id"], set_={"cursor": cursor, "updated_at": now}
+        )
+    )
+
+
+def _sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as handle:
+        while chunk := handle.read(1 << 20):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def land_pull(settings: Settings, pull: Pull) -> LandedUnit | None:
+    """Write the pull to the landing area and advance the cursor; None when the pull brought nothing."""
+    now = datetime.now(UTC).replace(microsecond=0)
+    folder = settings.landing_dir / pull.source_id
+    folder.mkdir(parents=True, exist_ok=True)
+    final = folder / f"{now:%Y%m%dT%H%M%S}-{uuid.uuid4().hex[:8]}.parquet"
+    tmp = final.with_suffix(".parquet.tmp")
+    schema = pa.schema(
+        [
+            *(pa.field(f"c{i}", pa.string()) for i in range(len(pull.headers))),
+            pa.field("__row__", pa.int64()),
+        ],
+        metadata={HEADERS_KEY: json.dumps(pull.headers, ensure_ascii=False).encode()},
+    )
+    rows = 0
+    with pq.ParquetWriter(tmp, schema) as writer:
+        for batch in pull.batches():
+            writer.write_batch(batch.cast(schema) if batch.schema != schema else batch)
+            rows += batch.num_rows
+    engine = engine_for(settings.database_url)
+    if rows == 0:
+        tmp.unlink()
+        if pull.cursor_to is not None and pull.cursor_to != pull.cursor_from:
+            with engine.begin() as conn:
+                _set_cursor(conn, pull.source_id, pull.cursor_to, now)
+        log.info("%s: nothing new since cursor %s", pull.source_id, pull.cursor_from)
+        return None
+    with tmp.open("rb+") as handle:
+        os.fsync(handle.fileno())
+    os.replace(tmp, final)
+    sha256 = _sha256(final)
+    with engine.begin() as conn:
+        unit_id = conn.execute(
+            insert(source_file).returning(source_file.c.id),
+            [
+                {
+                    "department": pull.source_id,
+                    "kind": pull.kind,
+                    "file_name": final.name,
+                    "sha256": sha256,
+                    "size": final.stat().st_size,
+                    "format": "parquet",
+                    "status": "landed",
+                    "receipt": "{}",
+                    "landing_path": str(final),
+                    "cursor_from": pull.cursor_from,
+                    "cursor_to": pull.cursor_to,
+                    "rows_total": rows,
+                    "received_at": now,
+                }
+            ],
+        ).scalar_one()
+        _set_cursor(conn, pull.source_id, pull.cursor_to, now)
+    log.info(
+        "%s: landed %d rows (cursor %s → %s) as unit %d",
+        pull.source_id,
+        rows,
+        pull.cursor_from,
+        pull.cursor_to,
+        unit_id,
+    )
+    return LandedUnit(unit_id, pull.source_id, final, sha256, rows, pull.cursor_from, pull.cursor_to)
+
+
+@dataclass
+class LandedSource:
+    """A landed unit read back: the RowSource the processing expects."""
+
+    path: Path
+    format: str = "parquet"
+    encoding: str | None = None
+    row_errors: list[tuple[int, str]] = field(default_factory=list)
+
+    @property
+    def headers(self) -> list[str]:
+        metadata = pq.read_schema(self.path).metadata or {}
+        return list(json.loads(metadata[HEADERS_KEY]))
+
+    def batches(self, batch_rows: int = BATCH_ROWS) -> Iterator[pa.RecordBatch]:
+        yield from pq.ParquetFile(self.path).iter_batches(batch_size=batch_rows)
+
+
+def pending_units(settings: Settings, source_id: str | None = None) -> list[int]:
+    stmt = select(source_file.c.id).where(source_file.c.status == "landed").order_by(source_file.c.id)
+    if source_id is not None:
+        stmt = stmt.where(source_file.c.department == source_id)
+    with engine_for(settings.database_url).connect() as conn:
+        return list(conn.execute(stmt).scalars())
+
+
+def process_landed(settings: Settings, unit_id: int) -> IngestResult:
+    """Map, validate, attach and store one landed unit with the mapping of its source."""
+    engine = engine_for(settings.database_url)
+    with engine.connect() as conn:
+        unit = conn.execute(select(source_file).where(source_file.c.id == unit_id)).one()._asdict()
+    now = datetime.now(UTC).replace(microsecond=0)
+    receipt = Receipt(
+        department=unit["department"],
+        file=unit["file_name"],
+        sha256=unit["sha256"],
+        size=unit["size"],
+        received_at=settings.local_time(now),
+        format="parquet",
+    )
+    source = LandedSource(Path(unit["landing_path"]))
+    try:
+        plan = plan_for(
+            source.headers,
+            load_mappings(settings.mappings_dir),
+            load_record_types(settings.schemas_dir),
+            source=unit["department"],
+        )
+    except (UnknownHeaders, MappingError) as exc:
+        receipt.fail("E_MAPPING", getattr(exc, "message", str(exc)))
+        return record_rejection(engine, receipt, now, unit_id)
+    return process_rows(settings, engine, source, plan, receipt, now, land=False, unit_id=unit_id)
+
+
+def process_pending(settings: Settings, source_id: str | None = None) -> list[IngestResult]:
+    """Every landed unit not yet processed, oldest first: what a crash between landing and processing left."""
+    results = []
+    for unit_id in pending_units(settings, source_id):
+        results.append(process_landed(settings, unit_id))
+    return results
