@@ -56,6 +56,7 @@ class MappingSpec:
     defaults: Mapping[str, tuple[TransformStep, ...]]
     reject_threshold: float | None
     path: Path
+    pull: Mapping[str, Any] | None = None  # pulled sources: what to fetch (read by the connector of `kind`)
 
     def field_kind(self, spec: FieldSpec) -> str:
         """Which default transform list applies: identifiers and code lists are cleaned harder than text."""
@@ -130,6 +131,19 @@ def _field(code: str, raw: Any, where: str) -> FieldMapping:
     return FieldMapping(code, headers, None if value is None else str(value), transforms)
 
 
+PULL_KINDS = frozenset({"rest_api", "sql_staging", "xml_feed"})
+
+
+def _pull(raw: Any, where: str) -> Mapping[str, Any] | None:
+    """The `pull:` block of a pulled source: its kind and the Airflow connection that holds its address and
+    secrets; everything else in the block belongs to the connector of that kind."""
+    if raw is None:
+        return None
+    if not isinstance(raw, dict) or raw.get("kind") not in PULL_KINDS or not raw.get("connection"):
+        raise MappingError(f"{where}: pull needs kind (one of {sorted(PULL_KINDS)}) and connection")
+    return dict(raw)
+
+
 def load_defaults(mappings_dir: Path) -> dict[str, tuple[TransformStep, ...]]:
     path = mappings_dir / DEFAULTS_FILE
     raw = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
@@ -168,6 +182,7 @@ def load_mapping(path: Path, defaults: Mapping[str, tuple[TransformStep, ...]]) 
         defaults=merged,
         reject_threshold=None if threshold is None else float(threshold),
         path=path,
+        pull=_pull(raw.get("pull"), where),
     )
 
 
