@@ -40,34 +40,60 @@ def _waiting(conn: Connection, rtype: RecordType, after: int) -> list[tuple[int,
     return [tuple(row) for row in conn.execute(stmt)]  # type: ignore[misc]
 
 
+def attach_waiting(
+    conn: Connection,
+    *,
+    queue_id: int,
+    record_id: int,
+    version: int,
+    entity_id: int,
+    uscc: str | None,
+    method: str,
+    by: str,
+    now: datetime,
+) -> None:
+    """Give a waiting record its entity: the record goes live, its current version goes to the outbox."""
+    record_type = conn.execute(select(record.c.record_type).where(record.c.id == record_id)).scalar_one()
+    conn.execute(
+        update(record)
+        .where(record.c.id == record_id)
+        .values(entity_id=entity_id, attach_method=method, status="active", updated_at=now)
+    )
+    version_id = conn.execute(
+        update(record_version)
+        .where(record_version.c.record_id == record_id, record_version.c.version == version)
+        .values(entity_uscc=uscc, attach_method=method, outbound=True)
+        .returning(record_version.c.id)
+    ).scalar_one()
+    conn.execute(
+        insert(outbox), [{"record_version_id": version_id, "record_type": record_type, "created_at": now}]
+    )
+    conn.execute(
+        update(resolution_queue)
+        .where(resolution_queue.c.id == queue_id)
+        .values(resolved_at=now, resolved_entity_id=entity_id, resolved_by=by)
+    )
+
+
 def _settle(conn: Connection, rtype: RecordType, rows: list[tuple[int, int, int, str]], now: datetime) -> int:
     payloads = [json.loads(payload) for _, _, _, payload in rows]
     table = pa.table({code: pa.array([p.get(code) for p in payloads], pa.string()) for code in rtype.codes})
     found = attach(conn, rtype, table, now)
     settled = 0
     for i, (queue_id, record_id, version, _payload) in enumerate(rows):
-        if found.method[i] is None:
+        entity_id = found.entity_id[i]
+        if entity_id is None:
             continue
-        conn.execute(
-            update(record)
-            .where(record.c.id == record_id)
-            .values(
-                entity_id=found.entity_id[i], attach_method=found.method[i], status="active", updated_at=now
-            )
-        )
-        version_id = conn.execute(
-            update(record_version)
-            .where(record_version.c.record_id == record_id, record_version.c.version == version)
-            .values(entity_uscc=found.entity_uscc[i], attach_method=found.method[i], outbound=True)
-            .returning(record_version.c.id)
-        ).scalar_one()
-        conn.execute(
-            insert(outbox), [{"record_version_id": version_id, "record_type": rtype.name, "created_at": now}]
-        )
-        conn.execute(
-            update(resolution_queue)
-            .where(resolution_queue.c.id == queue_id)
-            .values(resolved_at=now, resolved_entity_id=found.entity_id[i], resolved_by="registry")
+        attach_waiting(
+            conn,
+            queue_id=queue_id,
+            record_id=record_id,
+            version=version,
+            entity_id=entity_id,
+            uscc=found.entity_uscc[i],
+            method=str(found.method[i]),
+            by="registry",
+            now=now,
         )
         settled += 1
     return settled
