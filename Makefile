@@ -10,7 +10,7 @@ export UV_NO_CONFIG := 1
 # The machine may set PYTHONDONTWRITEBYTECODE; with it every run recompiles Airflow from source (seconds).
 unexport PYTHONDONTWRITEBYTECODE
 
-.PHONY: help install demo test test-fast test-e2e lint lock clean distclean
+.PHONY: help install demo test test-fast test-faults lint lock clean distclean
 
 help:  ## show the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -37,6 +37,9 @@ test: $(STAMP)  ## run every test (unit, PostgreSQL, end-to-end)
 
 test-fast: $(STAMP)  ## unit tests only, no Airflow runs
 	$(PY) -m pytest -q -m "not e2e"
+
+test-faults: $(STAMP)  ## delivery under crashes and hub faults only (also part of make test)
+	$(PY) -m pytest -q -m faults
 
 lint: $(STAMP)  ## ruff
 	$(VENV)/bin/ruff check .
