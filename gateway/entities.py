@@ -15,10 +15,9 @@ from datetime import datetime
 import pyarrow as pa
 import pyarrow.compute as pc
 from sqlalchemy import Connection, bindparam, select, update
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from gateway.schema.model import RecordType
+from gateway.store.bulk import bulk_insert
 from gateway.store.tables import entity
 
 CHUNK = 500
@@ -74,30 +73,21 @@ def _lookup_unique_names(conn: Connection, names: Iterable[str]) -> dict[str, tu
     return {name: hits[0] for name, hits in counts.items() if len(hits) == 1}
 
 
-def _insert_ignore(conn: Connection):  # type: ignore[no-untyped-def]
-    return (pg_insert if conn.dialect.name == "postgresql" else sqlite_insert)(entity)
+ENTITY_COLUMNS = ("uscc", "name", "name_norm", "org_code", "reg_no", "origin", "created_at", "updated_at")
 
 
 def ensure_entities(conn: Connection, rows: dict[str, dict[str, str | None]], now: datetime) -> int:
-    """Create the entities for USCCs not yet registered; concurrent creators are tolerated (ON CONFLICT)."""
-    if not rows:
-        return 0
-    payload = [
-        {
-            "uscc": uscc,
-            "name": r["name"] or uscc,
-            "name_norm": r["name_norm"] or uscc,
-            "org_code": uscc[8:17],
-            "reg_no": r.get("reg_no"),
-            "origin": "record",
-            "created_at": now,
-            "updated_at": now,
-        }
-        for uscc, r in rows.items()
-    ]
-    # RETURNING yields only the rows actually inserted (executemany rowcount is not reliable across drivers).
-    stmt = _insert_ignore(conn).on_conflict_do_nothing(index_elements=["uscc"]).returning(entity.c.id)
-    return len(conn.execute(stmt, payload).all())
+    """Create the entities for USCCs not yet registered; a concurrent creator of one is tolerated."""
+    return bulk_insert(
+        conn,
+        entity,
+        ENTITY_COLUMNS,
+        [
+            (uscc, r["name"] or uscc, r["name_norm"] or uscc, uscc[8:17], r.get("reg_no"), "record", now, now)
+            for uscc, r in rows.items()
+        ],
+        ignore_conflicts_on=("uscc",),
+    )
 
 
 def attach(conn: Connection, rtype: RecordType, table: pa.Table, now: datetime) -> Attachment:

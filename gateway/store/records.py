@@ -19,11 +19,41 @@ from sqlalchemy import Connection, DateTime, bindparam, func, literal, select, u
 from gateway.entities import UNATTACHED_REASON, Attachment
 from gateway.row_errors import RowError
 from gateway.schema.model import RecordType
+from gateway.store.bulk import bulk_insert
 from gateway.store.tables import outbox, record, record_version, resolution_queue
 from gateway.validation.rules import condition_mask
 
 CHUNK = 500
 ROW = "__row__"
+RECORD_COLUMNS = (
+    "record_type",
+    "natural_key",
+    "entity_id",
+    "attach_method",
+    "subject_name",
+    "status",
+    "version",
+    "content_hash",
+    "payload",
+    "source_file_id",
+    "source_row",
+    "created_at",
+    "updated_at",
+)
+VERSION_COLUMNS = (
+    "record_id",
+    "version",
+    "operation",
+    "content_hash",
+    "payload",
+    "entity_uscc",
+    "attach_method",
+    "source_file_id",
+    "source_sha256",
+    "source_row",
+    "outbound",
+    "created_at",
+)
 
 
 @dataclass
@@ -222,24 +252,26 @@ def store_batch(
     # then the new ids by natural key.
     record_ids: dict[int, int] = {}
     if new:
-        conn.execute(
-            record.insert(),
+        bulk_insert(
+            conn,
+            record,
+            RECORD_COLUMNS,
             [
-                {
-                    "record_type": rtype.name,
-                    "natural_key": keys[p.index],
-                    "entity_id": attachment.entity_id[p.index],
-                    "attach_method": attachment.method[p.index],
-                    "subject_name": names[p.index],
-                    "status": p.status,
-                    "version": 1,
-                    "content_hash": hashes[p.index],
-                    "payload": payloads[p.index],
-                    "source_file_id": source_file_id,
-                    "source_row": rows[p.index],
-                    "created_at": now,
-                    "updated_at": now,
-                }
+                (
+                    rtype.name,
+                    keys[p.index],
+                    attachment.entity_id[p.index],
+                    attachment.method[p.index],
+                    names[p.index],
+                    p.status,
+                    1,
+                    hashes[p.index],
+                    payloads[p.index],
+                    source_file_id,
+                    rows[p.index],
+                    now,
+                    now,
+                )
                 for p in new
             ],
         )
@@ -291,23 +323,25 @@ def store_batch(
     # Versions in bulk, then their outbox rows by one INSERT … SELECT of the outbound versions this file just
     # wrote (one per record: repeats within a file were refused above).
     before = conn.execute(select(func.coalesce(func.max(record_version.c.id), 0))).scalar_one()
-    conn.execute(
-        record_version.insert(),
+    bulk_insert(
+        conn,
+        record_version,
+        VERSION_COLUMNS,
         [
-            {
-                "record_id": record_ids[p.index],
-                "version": 1 if p.prior is None else int(p.prior["version"]) + 1,  # type: ignore[call-overload]
-                "operation": p.operation,
-                "content_hash": hashes[p.index],
-                "payload": payloads[p.index],
-                "entity_uscc": attachment.entity_uscc[p.index],
-                "attach_method": attachment.method[p.index],
-                "source_file_id": source_file_id,
-                "source_sha256": source_sha256,
-                "source_row": rows[p.index],
-                "outbound": outbound(p),
-                "created_at": now,
-            }
+            (
+                record_ids[p.index],
+                1 if p.prior is None else int(p.prior["version"]) + 1,  # type: ignore[call-overload]
+                p.operation,
+                hashes[p.index],
+                payloads[p.index],
+                attachment.entity_uscc[p.index],
+                attachment.method[p.index],
+                source_file_id,
+                source_sha256,
+                rows[p.index],
+                outbound(p),
+                now,
+            )
             for p in plans
         ],
     )
