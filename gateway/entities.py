@@ -108,6 +108,9 @@ def attach(conn: Connection, rtype: RecordType, table: pa.Table, now: datetime) 
         ).to_pylist()
     else:
         persons = [False] * n
+    # A natural person is never an entity, whatever the subject's code field holds: in some record types
+    # that one field is a USCC for organisations and an ID number for persons (互联网+监管 行政相对人编码).
+    usccs = [None if person else code for code, person in zip(usccs, persons, strict=True)]
 
     # 1. valid USCC (validation has already rejected malformed ones): find or create.
     by_uscc = _lookup(conn, "uscc", (u for u in usccs if u))

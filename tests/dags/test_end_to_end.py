@@ -29,7 +29,7 @@ def world(tmp_path_factory: pytest.TempPathFactory, airflow_db: Path) -> Iterato
     settings = Settings.from_env({"GATEWAY_HOME": str(home / "var"), "GATEWAY_SETTLE_SECONDS": "0"})
     settings.ensure_dirs()
     migrate(settings.database_url)
-    generate_keys(settings.keys_dir, settings.sender_id, HUB_ID)
+    generate_keys(settings.keys_dir, settings.sender_id, HUB_ID, insecure_plaintext=True)
     with local_hub(settings, home / "logs", keep=False) as url:
         yield settings, url
 
@@ -73,6 +73,8 @@ def test_first_run_delivers_every_attached_record(gateway_env: Settings) -> None
     # 10 penalties from the market regulator, 3 of 4 from ecology (one waits for an entity), 5 licences.
     assert types["admin_penalty"]["i"] == 13
     assert types["admin_license"]["i"] == 5
+    # 9 of 11 inspections are valid; the 个人 among them is sent without an entity.
+    assert types["inspection_action"]["i"] == 9
     assert report["batches"]["rejected"] == 0
     received = sorted((settings.home / "hub" / "received").rglob("*.xml"))
     assert len(received) == report["batches"]["accepted"] >= 2
@@ -80,7 +82,7 @@ def test_first_run_delivers_every_attached_record(gateway_env: Settings) -> None
     for path in received:
         schema.assertValid(etree.parse(str(path)))
     receipts = list(settings.dropzone.rglob("*.receipt.txt"))
-    assert len(receipts) == 4
+    assert len(receipts) == 5
 
 
 def test_second_run_sends_nothing_new(gateway_env: Settings) -> None:
