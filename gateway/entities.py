@@ -14,7 +14,7 @@ from datetime import datetime
 
 import pyarrow as pa
 import pyarrow.compute as pc
-from sqlalchemy import Connection, bindparam, select, update
+from sqlalchemy import Connection, bindparam, func, select, update
 
 from gateway.schema.model import RecordType
 from gateway.store.bulk import bulk_insert
@@ -123,6 +123,9 @@ def attach(conn: Connection, rtype: RecordType, table: pa.Table, now: datetime) 
         by_uscc.update(_lookup(conn, "uscc", new))
     _learn_reg_nos(conn, usccs, reg_nos, by_uscc, now)
 
+    if rtype.registry:
+        created += _register_facts(conn, usccs, names, names_norm, reg_nos, org_codes, persons, by_uscc, now)
+
     # 2./3. legacy codes and names, only for rows still without an entity.
     rest = [i for i in range(n) if not usccs[i] and not persons[i]]
     by_reg = _lookup(conn, "reg_no", (reg_nos[i] for i in rest if reg_nos[i]))
@@ -150,6 +153,65 @@ def attach(conn: Connection, rtype: RecordType, table: pa.Table, now: datetime) 
                     break
     matched = sum(1 for m in methods if m in {"uscc", "reg_no", "org_code", "name"})
     return Attachment(ids, found_uscc, methods, created, matched)
+
+
+def _register_facts(
+    conn: Connection,
+    usccs: list[str | None],
+    names: list[str | None],
+    names_norm: list[str | None],
+    reg_nos: list[str | None],
+    org_codes: list[str | None],
+    persons: list[bool],
+    by_uscc: dict[str, tuple[int, str | None]],
+    now: datetime,
+) -> int:
+    """A registry source (the disclosure system's market entities) is authoritative: its name and legacy
+    codes overwrite what records taught us, and an entity known only by a legacy code is registered too,
+    so later records naming just that code attach to it. Returns how many entities it created."""
+    facts = [
+        {
+            "eid": by_uscc[u][0],
+            "new_name": names[i] or u,
+            "new_norm": names_norm[i] or u,
+            "new_reg": reg_nos[i],
+            "new_org": org_codes[i] or u[8:17],
+        }
+        for i, u in enumerate(usccs)
+        if u
+    ]
+    if facts:
+        conn.execute(
+            update(entity)
+            .where(entity.c.id == bindparam("eid"))
+            .values(
+                name=bindparam("new_name"),
+                name_norm=bindparam("new_norm"),
+                reg_no=func.coalesce(bindparam("new_reg"), entity.c.reg_no),
+                org_code=bindparam("new_org"),
+                origin="registry",
+                updated_at=now,
+            ),
+            facts,
+        )
+    legacy = [i for i, u in enumerate(usccs) if not u and not persons[i] and (reg_nos[i] or org_codes[i])]
+    known_reg = _lookup(conn, "reg_no", (reg_nos[i] for i in legacy if reg_nos[i]))
+    known_org = _lookup(conn, "org_code", (org_codes[i] for i in legacy if org_codes[i]))
+    fresh = {}
+    for i in legacy:
+        if (reg_nos[i] and reg_nos[i] in known_reg) or (org_codes[i] and org_codes[i] in known_org):
+            continue
+        fresh[reg_nos[i] or org_codes[i]] = (
+            None,
+            names[i] or "",
+            names_norm[i] or "",
+            org_codes[i],
+            reg_nos[i],
+            "registry",
+            now,
+            now,
+        )
+    return bulk_insert(conn, entity, ENTITY_COLUMNS, list(fresh.values()))
 
 
 def _learn_reg_nos(

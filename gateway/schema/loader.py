@@ -93,7 +93,7 @@ _RULE_CODE = re.compile(r"E_[A-Z0-9_]+")
 _RECORD_NAME = re.compile(r"[a-z][a-z0-9_]*")
 
 _FIELD_ATTRS = frozenset({"requirement", "aliases", "note"})
-_RECORD_ATTRS = frozenset({"name", "label", "version", "natural-key"})
+_RECORD_ATTRS = frozenset({"name", "label", "version", "natural-key", "registry"})
 _SUBJECT_ATTRS = frozenset({"name", "kind", "uscc", "reg-no", "org-code", "natural-person"})
 _RULE_ATTRS = frozenset({"code", "when", "op", "values", "require", "require-any", "check"})
 _WITHDRAWAL_ATTRS = frozenset({"when", "op", "values"})
@@ -231,6 +231,7 @@ def _record_type(element: XsdElement) -> RecordType:
         subject=_subject(_one_meta(ctype.annotation, "subject", where), by_code, where),
         rules=rules,
         withdrawal=_withdrawal(ctype.annotation, by_code, where),
+        registry=_flag(record_info, "registry", where),
     )
 
 
@@ -453,6 +454,13 @@ def _one_meta(annotation: XsdAnnotation | None, local_name: str, where: str) -> 
     if len(found) != 1:
         raise SchemaDefinitionError(f"{where}: needs exactly one gw:{local_name} in xs:appinfo")
     return found[0]
+
+
+def _flag(info: Element, name: str, where: str) -> bool:
+    value = info.get(name, "false")
+    if value not in ("true", "false"):
+        raise SchemaDefinitionError(f"{where}: {name} must be true or false, not {value!r}")
+    return value == "true"
 
 
 def _check_attributes(info: Element, allowed: frozenset[str], where: str) -> None:

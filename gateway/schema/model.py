@@ -88,6 +88,7 @@ class RecordType:
     subject: SubjectSpec
     rules: tuple[Rule, ...] = ()
     withdrawal: Condition | None = None  # rows matching it withdraw their record (e.g. 移出日期 filled)
+    registry: bool = False  # its records are registration facts that feed the entity registry
     _by_code: dict[str, FieldSpec] = field(default_factory=dict, compare=False, repr=False)
 
     def __post_init__(self) -> None:

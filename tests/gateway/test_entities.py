@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 import pyarrow as pa
-from sqlalchemy import insert
+from sqlalchemy import insert, select
 
 from gateway.entities import attach, normalize_name
 from gateway.schema.model import FieldSpec, RecordType, SubjectSpec
@@ -112,3 +112,25 @@ def test_each_way_of_attaching(database_url: str) -> None:
         # The new entity learned its legacy registration number from the record that named it.
         again = attach(conn, RTYPE, table([("x", "法人及非法人组织", None, "140932200009876", None)]), NOW)
         assert again.entity_uscc == ["91140923MA0KBN2P5E"]
+
+
+def test_a_registry_source_is_authoritative_and_registers_legacy_entities(database_url: str) -> None:
+    from dataclasses import replace
+
+    registry = replace(RTYPE, registry=True)
+    with engine_for(database_url).begin() as conn:
+        attach(conn, RTYPE, table([("记录里的旧名称", "法人及非法人组织", "91140921MA0K4D5E9E", None, None)]), NOW)
+        facts = attach(conn, registry, table([
+            ("定襄县宏达机械制造有限公司", "法人及非法人组织", "91140921MA0K4D5E9E", "140900200001233", None),
+            ("偏关县老牛湾石料厂", "法人及非法人组织", None, "140932200009876", None),
+        ]), NOW)
+        assert facts.created == 1  # the legacy entity, registered without a USCC
+        assert facts.method == ["uscc", "reg_no"]
+        later = attach(conn, RTYPE, table([
+            ("x", "法人及非法人组织", None, "140900200001233", None),
+            ("y", "法人及非法人组织", None, "140932200009876", None),
+        ]), NOW)
+        names = dict(conn.execute(select(entity.c.reg_no, entity.c.name)).all())
+    assert later.method == ["reg_no", "reg_no"]
+    assert later.entity_uscc == ["91140921MA0K4D5E9E", None]
+    assert names["140900200001233"] == "定襄县宏达机械制造有限公司"  # the registry's name replaced the record's
