@@ -119,18 +119,45 @@ def test_a_registry_source_is_authoritative_and_registers_legacy_entities(databa
 
     registry = replace(RTYPE, registry=True)
     with engine_for(database_url).begin() as conn:
-        attach(conn, RTYPE, table([("记录里的旧名称", "法人及非法人组织", "91140921MA0K4D5E9E", None, None)]), NOW)
-        facts = attach(conn, registry, table([
-            ("定襄县宏达机械制造有限公司", "法人及非法人组织", "91140921MA0K4D5E9E", "140900200001233", None),
-            ("偏关县老牛湾石料厂", "法人及非法人组织", None, "140932200009876", None),
-        ]), NOW)
+        attach(
+            conn,
+            RTYPE,
+            table([("记录里的旧名称", "法人及非法人组织", "91140921MA0K4D5E9E", None, None)]),
+            NOW,
+        )
+        facts = attach(
+            conn,
+            registry,
+            table(
+                [
+                    (
+                        "定襄县宏达机械制造有限公司",
+                        "法人及非法人组织",
+                        "91140921MA0K4D5E9E",
+                        "140900200001233",
+                        None,
+                    ),
+                    ("偏关县老牛湾石料厂", "法人及非法人组织", None, "140932200009876", None),
+                ]
+            ),
+            NOW,
+        )
         assert facts.created == 1  # the legacy entity, registered without a USCC
         assert facts.method == ["uscc", "reg_no"]
-        later = attach(conn, RTYPE, table([
-            ("x", "法人及非法人组织", None, "140900200001233", None),
-            ("y", "法人及非法人组织", None, "140932200009876", None),
-        ]), NOW)
+        later = attach(
+            conn,
+            RTYPE,
+            table(
+                [
+                    ("x", "法人及非法人组织", None, "140900200001233", None),
+                    ("y", "法人及非法人组织", None, "140932200009876", None),
+                ]
+            ),
+            NOW,
+        )
         names = dict(conn.execute(select(entity.c.reg_no, entity.c.name)).all())
     assert later.method == ["reg_no", "reg_no"]
     assert later.entity_uscc == ["91140921MA0K4D5E9E", None]
-    assert names["140900200001233"] == "定襄县宏达机械制造有限公司"  # the registry's name replaced the record's
+    assert (
+        names["140900200001233"] == "定襄县宏达机械制造有限公司"
+    )  # the registry's name replaced the record's
