@@ -199,6 +199,7 @@ EXAMPLES: dict[str, dict[str, str]] = {
         "publishDate": "2026-06-15",
     },
     "abnormal_operation": {
+        "LIST_ID": "14092220260701000001",
         "ENTNAME": "五台县台怀镇山居客栈",
         "UNISCID": GUESTHOUSE,
         "SPECAUSE_CN": "未按照《企业信息公示暂行条例》第八条规定的期限公示年度报告",
@@ -209,6 +210,7 @@ EXAMPLES: dict[str, dict[str, str]] = {
         "REDECORG_CN": "五台县市场监督管理局",
     },
     "serious_dishonesty": {
+        "LIST_ID": "SXMD-140900-2026-00001",
         "ENTNAME": "原平市华鑫焦化有限公司",
         "UNISCID": COKING,
         "REGNO": "140900200001233",
@@ -314,12 +316,12 @@ INTENDED: dict[str, tuple[tuple[str, ...], SubjectSpec, Condition | None]] = {
         Condition(field="removeDate", op="present", values=()),
     ),
     "abnormal_operation": (
-        ("UNISCID", "ABNTIME", "DECORG_CN"),
+        ("LIST_ID",),
         LIST_SUBJECT,
         Condition(field="REMDATE", op="present", values=()),
     ),
     "serious_dishonesty": (
-        ("UNISCID", "ABNTIME", "DECORG_CN"),
+        ("LIST_ID",),
         LIST_SUBJECT,
         Condition(field="REMDATE", op="present", values=()),
     ),
@@ -413,9 +415,11 @@ INTENDED_RULES: dict[str, dict[str, RuleShape]] = {
         "E_REMOVAL_REASON": (Condition("removeDate", "present", ()), ("removeReason",), (), ()),
     },
     "abnormal_operation": {
+        "E_ENTITY_CODE": (None, (), ("UNISCID", "REGNO"), ()),
         "E_REMOVAL_DETAILS": (Condition("REMDATE", "present", ()), ("REMEXCPRES_CN", "REDECORG_CN"), (), ()),
     },
     "serious_dishonesty": {
+        "E_ENTITY_CODE": (None, (), ("UNISCID", "REGNO"), ()),
         "E_REMOVAL_DETAILS": (Condition("REMDATE", "present", ()), ("REMEXCPRES_CN", "REDECORG_CN"), (), ()),
     },
     "credit_commitment": {
