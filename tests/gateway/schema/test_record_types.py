@@ -147,6 +147,7 @@ EXAMPLES: dict[str, dict[str, str]] = {
         measure_end_date="2026-11-07",
     ),
     "spot_check": {
+        "CheckId": "SJ1409002026091800003",
         "InspectPlanId": "14090020260301",
         "InspectPlanName": "2026年忻州市特种设备使用单位双随机抽查计划",
         "InspectTaskId": "14090020260301-003",
@@ -294,7 +295,7 @@ INTENDED: dict[str, tuple[tuple[str, ...], SubjectSpec, Condition | None]] = {
     "penalty_action": (("implement_institution_code", "punish_action_code"), ACTION_SUBJECT, CD_DELETE),
     "coercion_action": (("implement_institution_code", "force_action_code"), ACTION_SUBJECT, CD_DELETE),
     "spot_check": (
-        ("InspectTaskId", "UniscId"),
+        ("CheckId",),
         SubjectSpec(name="EntName", uscc="UniscId", reg_no="RegNo"),
         None,
     ),
@@ -399,7 +400,7 @@ INTENDED_RULES: dict[str, dict[str, RuleShape]] = {
             (),
         ),
     },
-    "spot_check": {},
+    "spot_check": {"E_ENTITY_CODE": (None, (), ("UniscId", "RegNo"), ())},
     "judicial_judgment": {
         "E_LEGAL_USCC": (Condition("subject_category", "in", LEGAL), ("subject_uscc",), (), ()),
     },
@@ -727,7 +728,7 @@ INVALID = [
         "E_MEASURE_TYPE",
         id="measure-type",
     ),
-    pytest.param("spot_check", {"UniscId": ""}, "UniscId", "E_REQUIRED", id="spot-check-without-uscc"),
+    pytest.param("spot_check", {"UniscId": ""}, "UniscId", "E_ENTITY_CODE", id="spot-check-without-uscc"),
     pytest.param(
         "judicial_judgment", {"subject_uscc": ""}, "subject_uscc", "E_LEGAL_USCC", id="judgment-company-uscc"
     ),
