@@ -14,7 +14,7 @@ import json
 import logging
 import os
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -28,7 +28,7 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from gateway.ingest import BATCH_ROWS, IngestResult, process_rows, record_rejection
 from gateway.mapping.engine import UnknownHeaders, plan_for
-from gateway.mapping.spec import MappingError, load_mappings
+from gateway.mapping.spec import MappingError, MappingSpec, load_mappings
 from gateway.receipts import Receipt
 from gateway.schema import load_record_types
 from gateway.settings import Settings
@@ -216,3 +216,53 @@ def process_pending(settings: Settings, source_id: str | None = None) -> list[In
     for unit_id in pending_units(settings, source_id):
         results.append(process_landed(settings, unit_id))
     return results
+
+
+def source_id_of(spec: MappingSpec) -> str:
+    """A pulled source is named by its mapping's (single) entry under ``sources``."""
+    if not spec.pull or len(spec.sources) != 1:
+        raise MappingError(f"{spec.path.name}: a pulled source's mapping lists exactly one source id")
+    return spec.sources[0]
+
+
+def headers_of(spec: MappingSpec) -> list[str]:
+    """The source fields to fetch: every `from` name of the mapping, in order, once."""
+    return list(dict.fromkeys(name for field_map in spec.fields.values() for name in field_map.headers))
+
+
+def pull_source(
+    settings: Settings, spec: MappingSpec, build: Callable[[list[str], str | None], Pull]
+) -> LandedUnit | None:
+    """Pull one source from its stored cursor and land what came; ``build`` makes the connector's Pull from
+    the headers and the cursor (the DAG chooses the connector by the mapping's pull kind)."""
+    source_id = source_id_of(spec)
+    return land_pull(settings, build(headers_of(spec), read_cursor(settings, source_id)))
+
+
+def summarize_results(results: list[IngestResult]) -> dict[str, int]:
+    """Totals over processed units, for a DAG run's log and return value."""
+    totals = {
+        "units": len(results),
+        "rows": 0,
+        "accepted": 0,
+        "rejected": 0,
+        "new": 0,
+        "updated": 0,
+        "withdrawn": 0,
+        "queued": 0,
+    }
+    for result in results:
+        receipt = result.receipt
+        for key in ("rows", "accepted", "rejected", "new", "updated", "withdrawn", "queued"):
+            totals[key] += int(getattr(receipt, key))
+        log.info(
+            "%s/%s: %s, %d rows, %d accepted, %d rejected",
+            receipt.department,
+            receipt.file,
+            receipt.status,
+            receipt.rows,
+            receipt.accepted,
+            receipt.rejected,
+        )
+    log.info("totals: %s", totals)
+    return totals

@@ -1,0 +1,91 @@
+"""One DAG shape for every family of pulled sources: list its sources, pull each from its cursor and land
+it, then process what landed (including units an earlier, interrupted run left behind).
+
+Which sources belong to a family is configuration: the mappings whose `pull:` block names one of the
+family's Airflow connections. Adding a dataset of the credit platform is a new mapping file, not code.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any
+
+import pendulum
+from airflow.sdk import DAG, Asset, dag, task
+
+OUTBOX = Asset(name="gateway_outbox", uri="x-gateway://outbox")
+
+
+def build_connector(
+    kind: str, conn: Any, spec: Any, headers: list[str], source_id: str, cursor: str | None
+) -> Any:
+    """The connector for a mapping's pull kind; imported here, inside the task, never at parse time."""
+    if kind == "rest_api":
+        from connectors.rest_api import RestApiSource
+
+        return RestApiSource.from_settings(conn, spec.pull, headers, source_id, cursor)
+    raise ValueError(f"{spec.path.name}: no connector for pull kind {kind!r}")
+
+
+def pulled_source_dag(
+    *, dag_id: str, description: str, connections: tuple[str, ...], kind: str, schedule: Any, tags: list[str]
+) -> DAG:
+    @dag(
+        dag_id=dag_id,
+        description=description,
+        schedule=schedule,
+        start_date=pendulum.datetime(2026, 1, 1, tz="Asia/Shanghai"),
+        catchup=False,
+        max_active_runs=1,
+        default_args={"retries": 2, "retry_delay": timedelta(minutes=2), "retry_exponential_backoff": True},
+        tags=["gateway", "pull", *tags],
+        doc_md=__doc__,
+    )
+    def pulled() -> None:
+        @task
+        def sources() -> list[str]:
+            from connectors.airflow_settings import gateway_settings
+            from gateway.mapping.spec import load_mappings
+
+            specs = load_mappings(gateway_settings().mappings_dir).values()
+            return sorted(
+                s.id
+                for s in specs
+                if s.pull and s.pull["kind"] == kind and s.pull["connection"] in connections
+            )
+
+        @task(max_active_tis_per_dagrun=1, map_index_template="{{ task.op_kwargs['mapping_id'] }}")
+        def pull(mapping_id: str) -> dict[str, Any]:
+            from airflow.sdk import BaseHook
+
+            from connectors.airflow_settings import gateway_settings
+            from gateway.landing import pull_source, source_id_of
+            from gateway.mapping.spec import load_mappings
+
+            settings = gateway_settings()
+            spec = load_mappings(settings.mappings_dir)[mapping_id]
+            conn = BaseHook.get_connection(spec.pull["connection"])
+            source_id = source_id_of(spec)
+            unit = pull_source(
+                settings,
+                spec,
+                lambda headers, cursor: build_connector(kind, conn, spec, headers, source_id, cursor),
+            )
+            return {
+                "source": source_id,
+                "landed": unit.rows if unit else 0,
+                "cursor": unit.cursor_to if unit else None,
+            }
+
+        @task(outlets=[OUTBOX])
+        def process(pulls: list[dict[str, Any]]) -> dict[str, int]:
+            from connectors.airflow_settings import gateway_settings
+            from gateway.landing import process_pending, summarize_results
+
+            settings = gateway_settings()
+            results = [r for item in pulls for r in process_pending(settings, str(item["source"]))]
+            return summarize_results(results)
+
+        process(pull.expand(mapping_id=sources()))
+
+    return pulled()
