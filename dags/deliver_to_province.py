@@ -34,8 +34,10 @@ def deliver_to_province() -> None:
 
         return build_pending(gateway_settings())
 
-    @task
-    def deliver(batch_ids: list[str]) -> dict[str, int]:
+    # No Airflow retries: the delivery keeps its own retry schedule per batch (next_attempt_at), and a
+    # retry of a task that failed because a batch died would find nothing new dead and turn the run green.
+    @task(retries=0)
+    def deliver(batch_ids: list[str]) -> dict[str, object]:
         from connectors.airflow_settings import gateway_settings
         from gateway.delivery.service import deliver_all
 

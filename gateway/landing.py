@@ -37,6 +37,7 @@ from gateway.store.tables import source_cursor, source_file
 
 log = logging.getLogger(__name__)
 HEADERS_KEY = b"gateway.headers"
+CURSOR_KEY = b"gateway.cursor_from"
 
 
 class Pull(Protocol):
@@ -104,13 +105,22 @@ def land_pull(settings: Settings, pull: Pull) -> LandedUnit | None:
             *(pa.field(f"c{i}", pa.string()) for i in range(len(pull.headers))),
             pa.field("__row__", pa.int64()),
         ],
-        metadata={HEADERS_KEY: json.dumps(pull.headers, ensure_ascii=False).encode()},
+        metadata={
+            HEADERS_KEY: json.dumps(pull.headers, ensure_ascii=False).encode(),
+            # Where the pull started: two pulls that bring identical rows (an export sent again under a new
+            # name) are still two units, and source_file keeps (department, sha256) unique.
+            CURSOR_KEY: (pull.cursor_from or "").encode(),
+        },
     )
     rows = 0
-    with pq.ParquetWriter(tmp, schema) as writer:
-        for batch in pull.batches():
-            writer.write_batch(batch.cast(schema) if batch.schema != schema else batch)
-            rows += batch.num_rows
+    try:
+        with pq.ParquetWriter(tmp, schema) as writer:
+            for batch in pull.batches():
+                writer.write_batch(batch.cast(schema) if batch.schema != schema else batch)
+                rows += batch.num_rows
+    except BaseException:
+        tmp.unlink(missing_ok=True)  # a failed pull leaves nothing behind; the cursor has not moved
+        raise
     engine = engine_for(settings.database_url)
     if rows == 0:
         tmp.unlink()

@@ -24,6 +24,10 @@ def build_connector(
         from connectors.rest_api import RestApiSource
 
         return RestApiSource.from_settings(conn, spec.pull, headers, source_id, cursor)
+    if kind == "sql_staging":
+        from connectors.sql_staging import StagingPull
+
+        return StagingPull.from_settings(conn, spec.pull, headers, source_id, cursor)
     raise ValueError(f"{spec.path.name}: no connector for pull kind {kind!r}")
 
 
@@ -66,6 +70,14 @@ def pulled_source_dag(
             spec = load_mappings(settings.mappings_dir)[mapping_id]
             conn = BaseHook.get_connection(spec.pull["connection"])
             source_id = source_id_of(spec)
+            if kind == "xml_feed":  # a feed run takes every new export file, each its own landed unit
+                from connectors.xml_feed import run_feed
+
+                run = run_feed(settings, source_id, conn)
+                if not run.ok:
+                    raise RuntimeError("; ".join(str(error) for error in run.rejected))
+                rows = sum(unit.rows for unit in run.landed)
+                return {"source": source_id, "landed": rows, "files": len(run.files)}
             unit = pull_source(
                 settings,
                 spec,

@@ -1,0 +1,17 @@
+"""Departments' front-end staging databases (前置库): 行政检查行为 and other 互联网+监管 tables, pulled by
+(update time, key) keyset cursor in chunks (see dags/common/pulled.py and docs/connectors.md)."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from common.pulled import pulled_source_dag
+
+pulled_source_dag(
+    dag_id="staging_tables",
+    description="部门前置库：互联网+监管 行为数据（按更新时间与主键增量读取）",
+    connections=("xz_amr_qzk",),
+    kind="sql_staging",
+    schedule=timedelta(minutes=30),
+    tags=["staging"],
+)
