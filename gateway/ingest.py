@@ -12,6 +12,7 @@ import hashlib
 import json
 import logging
 import os
+import re
 import tempfile
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
@@ -40,6 +41,7 @@ from gateway.validation import validate
 
 log = logging.getLogger(__name__)
 BATCH_ROWS = 65_536
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 
 
 class _ThresholdExceeded(Exception):
@@ -174,6 +176,8 @@ def ingest_file(
 def _ingest(
     settings: Settings, path: Path, department: str, display_name: str, mapping_id: str | None, *, land: bool
 ) -> IngestResult:
+    # Names come from outside (file systems, connectors): no control character reaches receipts or the DB.
+    display_name = _CONTROL.sub("", display_name) or "（无名文件）"
     now = _now()
     sha256, size = file_sha256(path)
     engine = engine_for(settings.database_url)
@@ -244,7 +248,14 @@ def process_rows(
     )
     receipt.mapping, receipt.mapping_label = plan.spec.id, plan.spec.label
     receipt.record_type, receipt.record_type_label, receipt.threshold = rtype.name, rtype.label, threshold
-    receipt.warnings.extend(f"列「{h}」未对应任何字段，已忽略" for h in plan.ignored if h.strip())
+    used = set(plan.columns.values())
+    for index, header in enumerate(plan.headers):
+        if index not in used:
+            receipt.warnings.append(
+                f"列「{header}」未对应任何字段，已忽略"
+                if header.strip()
+                else f"第 {index + 1} 列没有表头，该列内容已忽略"
+            )
     landing = settings.landing_dir / department / f"{sha256}.parquet" if land else None
     if landing:
         landing.parent.mkdir(parents=True, exist_ok=True)

@@ -150,6 +150,13 @@ class CsvRows:
             last = max((i + 1 for i, cell in enumerate(cells) if cell.strip()), default=0)
             if last > used and number > self.head.header_row:
                 errors.append(RowError(number, f"第{number}行：单元格数量({last})多于表头({used})"))
+            if number > self.head.header_row and _unclosed_quote(text, self.head.delimiter):
+                errors.append(
+                    RowError(
+                        number,
+                        f"第{number}行：引号没有闭合，这一行的内容不完整（文件可能在上传时被截断，或单元格中的引号不成对）",
+                    )
+                )
             for index, column in enumerate(columns):
                 cell = cells[index] if index < used and index < len(cells) else None
                 column.append(cell or None)
@@ -166,6 +173,21 @@ class CsvRows:
             )
         # pyarrow's own message can quote the row, which may hold personal data; it stays in the chain.
         return ReadError("E_CORRUPT", f"文件“{self.display}”第{near}行附近无法按CSV格式解析")
+
+
+def _unclosed_quote(text: str, delimiter: str) -> bool:
+    """Whether a record ends inside a quoted cell: what a file cut off mid-cell (or a stray quote) leaves.
+
+    The lenient parse above keeps what the cell holds, but the department has to hear why the row is short.
+    Strict parsing reports exactly this case as "unexpected end of data" (CPython's _csv), other quoting
+    faults with other messages.
+    """
+    try:
+        for _cells in csv.reader(io.StringIO(text), delimiter=delimiter, strict=True):
+            pass
+    except csv.Error as exc:
+        return "unexpected end of data" in str(exc)
+    return False
 
 
 def _valid_numbers(count: int, start: int, skipped: deque[tuple[int, str]]) -> np.ndarray:

@@ -20,6 +20,8 @@ ErrorCode = Literal[
     "E_ZIP_BOMB",
     "E_SHEET",
     "E_CHANGED",
+    "E_XML_UNSAFE",
+    "E_TOO_DEEP",
 ]
 
 

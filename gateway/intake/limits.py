@@ -39,6 +39,14 @@ class ReadLimits:
     max_csv_record_bytes: int = 16 * MIB
     """Longest CSV record; also pyarrow's block size, which must hold any single record."""
 
+    max_json_record_chars: int = 16 * MIB
+    """Longest single JSON record (an array element, or one line of JSON Lines); the incremental parser
+    holds one record in memory at a time, so this bounds its buffer."""
+
+    max_xml_depth: int = 32
+    """Deepest XML element nesting; records need four levels (root, container, record, field) plus the
+    record path, and unbounded depth is a denial-of-service device."""
+
     def __post_init__(self) -> None:
         for spec in fields(self):
             if getattr(self, spec.name) <= 0:

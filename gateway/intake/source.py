@@ -2,8 +2,10 @@
 
 This is the one entry point of intake. It does the cheap checks first (size, what the bytes really
 are), hashes the file (the sha256 is the file's identity for dedup and receipts), and hands the
-rest to the CSV or XLSX reader. Both readers deliver the same shape: columns ``c0..cN-1`` by
-position plus ``__row__``, the row number the department sees in a spreadsheet.
+rest to the CSV, XLSX, XML or JSON reader. All readers deliver the same shape: columns ``c0..cN-1``
+by position plus ``__row__``, the row number the department sees in a spreadsheet. XML and JSON
+records have no rows of their own: the first record is row 2, the next row 3, and so on
+(gateway/intake/record_rows.py).
 """
 
 from __future__ import annotations
@@ -24,9 +26,11 @@ from gateway.intake.csv_rows import CsvRows
 from gateway.intake.detect import HEAD_BYTES, FileFormat, sniff_format
 from gateway.intake.encoding import detect_encoding
 from gateway.intake.errors import ReadError, RowError
+from gateway.intake.json_rows import JsonRows
 from gateway.intake.limits import DEFAULT_LIMITS, ReadLimits
 from gateway.intake.shape import ROW_COLUMN, output_schema, rebatch, shape_batch
 from gateway.intake.xlsx_rows import XlsxRows
+from gateway.intake.xml_rows import XmlRows
 
 DEFAULT_BATCH_ROWS = 65536
 
@@ -51,20 +55,21 @@ class SourceFile:
     path: Path
     format: FileFormat
     encoding: str | None
-    """Codec of a CSV ("utf-8", "utf-8-sig", "gbk", "gb18030", "utf-16", ...); None for XLSX."""
+    """Codec of a text file ("utf-8", "utf-8-sig", "gbk", "gb18030", "utf-16", ...); None for XLSX."""
     sha256: str
     size: int
     headers: list[str]
-    """Header cells as written: BOM removed, surrounding whitespace stripped, trailing empties dropped."""
+    """Header cells as written: BOM removed, surrounding whitespace stripped, trailing empties dropped.
+    For XML and JSON: the field names of all records in first-seen order (XML attributes as "@name")."""
     header_row: int
-    """Spreadsheet row number of the header (1 unless blank rows come first)."""
+    """Spreadsheet row number of the header (1 unless blank rows come first; always 1 for XML and JSON)."""
     delimiter: str | None
-    """CSV delimiter found in the header line; None for XLSX."""
+    """CSV delimiter found in the header line; None for the other formats."""
     sheet: str | None
-    """The XLSX sheet read; None for CSV."""
+    """The XLSX sheet read; None for the other formats."""
     row_errors: list[RowError] = field(default_factory=list)
     """Row-level problems in row order, filled while :meth:`batches` runs; complete once it is exhausted."""
-    _reader: CsvRows | XlsxRows | None = field(default=None, repr=False)
+    _reader: CsvRows | XlsxRows | XmlRows | JsonRows | None = field(default=None, repr=False)
     _identity: _Identity | None = field(default=None, repr=False)
     _max_cell_chars: int = field(default=DEFAULT_LIMITS.max_cell_chars, repr=False)
 
@@ -152,10 +157,18 @@ class SourceFile:
             )
 
 
-def open_source(path: Path, *, limits: ReadLimits = DEFAULT_LIMITS, sheet: str | None = None) -> SourceFile:
-    """Check and open a CSV or XLSX export; raises :class:`ReadError` when the file cannot be used.
+def open_source(
+    path: Path,
+    *,
+    limits: ReadLimits = DEFAULT_LIMITS,
+    sheet: str | None = None,
+    record_path: str | None = None,
+) -> SourceFile:
+    """Check and open a CSV, XLSX, XML or JSON export; raises :class:`ReadError` when it cannot be used.
 
-    ``sheet`` names the XLSX sheet to read (default: the first visible one); CSV files ignore it.
+    ``sheet`` names the XLSX sheet to read (default: the first visible one). ``record_path`` names the
+    XML element whose children are the records, as local names below the root ("Body/Rows"; default:
+    the root's children). Other formats ignore both.
     """
     path = Path(path)
     display = path.name
@@ -187,6 +200,26 @@ def open_source(path: Path, *, limits: ReadLimits = DEFAULT_LIMITS, sheet: str |
             delimiter=csv_head.delimiter,
             sheet=None,
             _reader=CsvRows(path=path, encoding=encoding, head=csv_head, limits=limits, display=display),
+            _identity=_Identity.of(info),
+            _max_cell_chars=limits.max_cell_chars,
+        )
+    if file_format in ("xml", "json"):
+        reader = (
+            XmlRows.open(path, display, limits, record_path)
+            if file_format == "xml"
+            else JsonRows.open(path, display, limits)
+        )
+        return SourceFile(
+            path=path,
+            format=file_format,
+            encoding=reader.encoding,
+            sha256=sha256,
+            size=info.st_size,
+            headers=reader.headers,
+            header_row=1,
+            delimiter=None,
+            sheet=None,
+            _reader=reader,
             _identity=_Identity.of(info),
             _max_cell_chars=limits.max_cell_chars,
         )

@@ -6,6 +6,11 @@ of parts are checked from the central directory first, which costs no decompress
 can lie, so each part is then inflated once, in bounded chunks, with zipfile, which stops at the
 declared size and fails the CRC when more (or other) data follows; that pass also catches truncated
 and corrupt files with a clear message instead of an error deep inside the Rust reader.
+
+The same pass refuses any XML part with a DOCTYPE. OOXML forbids DTDs in a package (ECMA-376 Part 2,
+M1.17), so only a crafted file has one, and what it does is not harmless: calamine silently reads a
+cell holding an entity reference as empty, and the error-cell scan's parser (defusedxml) raises on the
+declaration. Text inside a part is escaped (&lt;), so the bytes "<!DOCTYPE" can only be markup.
 """
 
 from __future__ import annotations
@@ -21,6 +26,13 @@ from gateway.intake.limits import ReadLimits
 CHUNK_BYTES = 1024 * 1024
 
 _DRIVE = re.compile(r"^[A-Za-z]:")
+_XML_PARTS = (".xml", ".rels", ".vml")
+# "<!DOCTYPE" in any letter case, as UTF-8 and as UTF-16 in either byte order (parts may be either).
+_DOCTYPE = re.compile(
+    b"|".join(re.escape("<!DOCTYPE".encode(codec)) for codec in ("utf-8", "utf-16-le", "utf-16-be")),
+    re.IGNORECASE,
+)
+_DOCTYPE_OVERLAP = len("<!DOCTYPE".encode("utf-16-le")) - 1
 
 
 def check_archive(path: Path, limits: ReadLimits, display: str) -> frozenset[str]:
@@ -58,10 +70,18 @@ def _check_directory(infos: list[zipfile.ZipInfo], limits: ReadLimits, display: 
 
 
 def _inflate(archive: zipfile.ZipFile, info: zipfile.ZipInfo, display: str) -> None:
+    is_xml = info.filename.lower().endswith(_XML_PARTS)
     try:
         with archive.open(info) as part:
-            while part.read(CHUNK_BYTES):
-                pass
+            carried = b""
+            while chunk := part.read(CHUNK_BYTES):
+                if is_xml and _DOCTYPE.search(carried + chunk):
+                    raise ReadError(
+                        "E_XML_UNSAFE",
+                        f"文件“{display}”的部件{info.filename}含有DTD声明（可用于实体展开炸弹或读取服务器文件），"
+                        "正常的XLSX工作簿不会包含，出于安全考虑不予处理",
+                    )
+                carried = chunk[-_DOCTYPE_OVERLAP:]
     except (zlib.error, EOFError, NotImplementedError, RuntimeError) as exc:
         raise ReadError(
             "E_CORRUPT", f"文件“{display}”中的部件{info.filename}无法解压（{exc}），文件已损坏"

@@ -77,3 +77,15 @@ def test_valid_numbers_skip_the_numbers_taken_by_skipped_rows() -> None:
     numbers = _valid_numbers(5, 2, skipped)
     assert numbers.tolist() == [2, 5, 6, 8, 9]
     assert _valid_numbers(0, 2, skipped).dtype == np.int64
+
+
+def test_a_row_cut_off_inside_quotes_says_so(tmp_path: Path) -> None:
+    path = tmp_path / "cut.csv"
+    path.write_text('名称,事实,金额\n甲,"有引号",1\n乙,"上传在此中断', encoding="utf-8")
+    with open_source(path) as source:
+        rows = pa.Table.from_batches(list(source.batches()), schema=source.schema).to_pydict()
+        errors = [tuple(error) for error in source.row_errors]
+    assert rows["c1"] == ["有引号", "上传在此中断"]
+    assert errors == [
+        (3, "第3行：引号没有闭合，这一行的内容不完整（文件可能在上传时被截断，或单元格中的引号不成对）")
+    ]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import random
 import struct
 import zipfile
 from pathlib import Path
@@ -83,3 +84,35 @@ def test_truncated_archive_is_corrupt(tmp_path: Path) -> None:
     path = make_zip(tmp_path / "cut.xlsx", {"s.xml": b"abc" * 10000})
     path.write_bytes(path.read_bytes()[:-30])
     assert code_of(path) == "E_CORRUPT"
+
+
+PADDED = b"<!--" + random.Random(7).randbytes(512 * 1024).hex()[: 1024 * 1024 - 10].encode() + b"-->"
+"""Incompressible (so not a zip bomb), and 3 bytes short of the 1 MiB read chunk: a "<!DOCTYPE" after it
+straddles two chunks."""
+
+
+@pytest.mark.parametrize(
+    ("part", "data"),
+    [
+        ("xl/worksheets/sheet1.xml", b'<!DOCTYPE worksheet [<!ENTITY a "aaaa">]><worksheet/>'),
+        (
+            "xl/workbook.xml",
+            b"<?xml version='1.0'?><!doctype workbook SYSTEM 'http://203.0.113.9/w.dtd'><x/>",
+        ),
+        (
+            "xl/sharedStrings.xml",
+            "<!DOCTYPE sst [<!ENTITY x SYSTEM 'file:///etc/passwd'>]><sst/>".encode("utf-16"),
+        ),
+        ("xl/_rels/workbook.xml.rels", PADDED + b"<!DOCTYPE Relationships><Relationships/>"),
+    ],
+    ids=["sheet-entity", "workbook-external-dtd", "utf-16-shared-strings", "across-a-chunk-boundary"],
+)
+def test_xml_parts_with_a_doctype_are_refused(tmp_path: Path, part: str, data: bytes) -> None:
+    """OOXML forbids DTDs; calamine would read an entity reference as an empty cell without a word."""
+    path = make_zip(tmp_path / "dtd.xlsx", {"[Content_Types].xml": b"<Types/>", part: data})
+    assert code_of(path) == "E_XML_UNSAFE"
+
+
+def test_doctype_bytes_outside_xml_parts_are_data(tmp_path: Path) -> None:
+    path = make_zip(tmp_path / "img.xlsx", {"xl/media/image1.png": b"\x89PNG<!DOCTYPE"})
+    assert check_archive(path, DEFAULT_LIMITS, "img.xlsx") == {"xl/media/image1.png"}
