@@ -2,7 +2,8 @@
 
 gateway/ never imports Airflow; this is where an Airflow Connection becomes plain settings. The Connection
 (type http) holds the hub address: host, port and schema (http or https); its extras may hold
-``sender_id``, ``verify`` (true/false or a CA bundle path) and ``keys_dir``. Without the Connection, the
+``sender_id``, ``verify`` (true/false or a CA bundle path), ``keys_dir``, ``suite`` (default | sm) and
+the mTLS client certificate ``hub_client_cert`` / ``hub_client_key`` (paths). Without the Connection, the
 ``GATEWAY_*`` environment variables (or the embedded defaults) apply, which is what the demo uses.
 """
 
@@ -39,5 +40,8 @@ def gateway_settings(conn_id: str = HUB_CONN_ID) -> Settings:
         changes["sender_id"] = str(extra["sender_id"])
     if "keys_dir" in extra:
         changes["keys_dir"] = Path(extra["keys_dir"])
+    for key in ("suite", "hub_client_cert", "hub_client_key"):
+        if key in extra:
+            changes[key] = str(extra[key])
     log.info("hub from Airflow connection %r: %s", conn_id, changes["hub_url"])
     return settings.with_overrides(**changes)

@@ -17,6 +17,7 @@ from rich.console import Console
 from rich.table import Table
 
 from gateway.ids.cli import app as ids_app
+from gateway.keys_cli import app as keys_app
 from gateway.settings import Settings
 
 app = typer.Typer(
@@ -29,7 +30,6 @@ db_app = typer.Typer(
     help="The gateway database (SQLite by default, PostgreSQL via GATEWAY_DATABASE_URL).",
     no_args_is_help=True,
 )
-keys_app = typer.Typer(help="Transfer keys (signing and encryption).", no_args_is_help=True)
 queue_app = typer.Typer(help="Records waiting for an entity (the resolution queue).", no_args_is_help=True)
 entity_app = typer.Typer(help="The entity registry.", no_args_is_help=True)
 app.add_typer(ids_app, name="ids")
@@ -73,22 +73,6 @@ def db_status() -> None:
     console.print(f"database: {describe(settings.database_url)}")
     console.print(f"revision: {current_revision(settings.database_url)} (newest {head_revision()})")
     console.print_json(json.dumps(collect(settings), ensure_ascii=False))
-
-
-@keys_app.command("generate")
-def keys_generate(
-    hub_id: Annotated[str, typer.Option(help="Party id of the hub the demo keys are made for.")] = "SX-HUB",
-    valid_days: Annotated[int, typer.Option(help="Validity of the new keys, in days.")] = 365,
-) -> None:
-    """Make the gateway's signing key and a local hub's keys under GATEWAY_KEYS_DIR (never committed).
-
-    Does nothing if keys already exist there. Against a real hub, import the hub's published public
-    keys instead and register the gateway's public signing key with the hub."""
-    from gateway.transfer import generate_keys
-
-    settings = _settings()
-    made = generate_keys(settings.keys_dir, settings.sender_id, hub_id, valid_days=valid_days)
-    console.print(f"{'generated' if made else 'kept existing'} keys in {settings.keys_dir}")
 
 
 @app.command("check")

@@ -7,9 +7,11 @@ writes lives under GATEWAY_HOME (var/); running it again changes nothing at the 
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import re
+import secrets
 import shutil
 import subprocess
 import sys
@@ -19,6 +21,7 @@ from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 from rich.console import Console
 from rich.table import Table
@@ -28,6 +31,15 @@ from gateway.status import batches_since
 from gateway.store.db import describe, migrate
 
 HUB_ID = "SX-HUB"
+# The registry source first, so records naming only legacy codes attach on their first pass; delivery last.
+DAG_ORDER = (
+    "enterprise_disclosure",
+    "credit_platform",
+    "judicial_feed",
+    "staging_tables",
+    "department_files",
+    "deliver_to_province",
+)
 SAMPLES = REPO_ROOT / "samples" / "inbox"
 STATUS_TEXT = {"accepted": "全部接收", "partial": "部分接收", "rejected": "拒收", "duplicate": "重复"}
 
@@ -80,26 +92,10 @@ def run_dag(settings: Settings, dag_id: str, env: dict[str, str], log_dir: Path)
 
 
 @contextmanager
-def local_hub(settings: Settings, log_dir: Path, *, keep: bool) -> Iterator[str]:
-    """Start the reference hub on a free loopback port and yield its URL."""
+def child_service(name: str, cmd: list[str], log_dir: Path, *, keep: bool = False) -> Iterator[str]:
+    """Start a service that prints `… listening on URL` (the hub, the stand-in API) and yield the URL."""
     log_dir.mkdir(parents=True, exist_ok=True)
-    cmd = [
-        sys.executable,
-        "-m",
-        "hub",
-        "serve",
-        "--home",
-        str(settings.home / "hub"),
-        "--keys",
-        str(settings.keys_dir / "hub"),
-        "--schemas",
-        str(settings.schemas_dir),
-        "--host",
-        "127.0.0.1",
-        "--port",
-        "0",
-    ]
-    log = (log_dir / "hub.log").open("wb")
+    log = (log_dir / f"{name}.log").open("wb")
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=log, env=dict(os.environ))
     url = None
     deadline = time.monotonic() + 30
@@ -114,7 +110,8 @@ def local_hub(settings: Settings, log_dir: Path, *, keep: bool) -> Iterator[str]
             break
     if url is None:
         proc.kill()
-        raise DemoError(f"the hub did not start; see {log_dir / 'hub.log'}")
+        log.close()
+        raise DemoError(f"{name} did not start; see {log_dir / (name + '.log')}")
     try:
         yield url
     finally:
@@ -125,6 +122,97 @@ def local_hub(settings: Settings, log_dir: Path, *, keep: bool) -> Iterator[str]
             except subprocess.TimeoutExpired:
                 proc.kill()
         log.close()
+
+
+def local_hub(settings: Settings, log_dir: Path, *, keep: bool) -> contextlib.AbstractContextManager[str]:
+    """The reference hub on a free loopback port, accepting the configured suite."""
+    return child_service(
+        "hub",
+        [
+            sys.executable,
+            "-m",
+            "hub",
+            "serve",
+            "--home",
+            str(settings.home / "hub"),
+            "--keys",
+            str(settings.keys_dir / "hub"),
+            "--schemas",
+            str(settings.schemas_dir),
+            "--host",
+            "127.0.0.1",
+            "--port",
+            "0",
+            "--plain-http",  # loopback only; the hub refuses to serve plain HTTP anywhere else
+            "--suites",
+            settings.suite,
+        ],
+        log_dir,
+        keep=keep,
+    )
+
+
+def credit_standin(log_dir: Path) -> contextlib.AbstractContextManager[str]:
+    """The stand-in for 信用中国(忻州) and the disclosure system; real systems replace it by Connection."""
+    return child_service(
+        "credit-api", [sys.executable, "-m", "samples.standins.credit_api", "--port", "0"], log_dir
+    )
+
+
+def source_connections(settings: Settings, credit_api: str) -> dict[str, str]:
+    """The Airflow Connections of the pulled sources, as AIRFLOW_CONN_* variables pointing at the stand-ins.
+    Against the real systems the same connection ids hold their addresses and secrets instead."""
+    from samples.standins.credit_api import DEMO_APP_KEY, DEMO_APP_SECRET, DEMO_TOKEN
+
+    url = urlsplit(credit_api)
+    http = {"conn_type": "http", "host": url.hostname, "port": url.port, "schema": url.scheme}
+    connections = {
+        "xz_creditchina": {
+            **http,
+            "login": DEMO_APP_KEY,
+            "password": DEMO_APP_SECRET,
+            "extra": {"auth": "signature"},
+        },
+        "xz_gsxt": {**http, "password": DEMO_TOKEN, "extra": {"auth": "token"}},
+        "xz_amr_qzk": {"conn_type": "sqlite", "host": str(settings.home / "staging" / "xz_amr_staging.db")},
+        "court_share": {"conn_type": "fs", "extra": {"path": str(settings.home / "feeds")}},
+    }
+    return {f"AIRFLOW_CONN_{conn_id.upper()}": json.dumps(value) for conn_id, value in connections.items()}
+
+
+def prepare_sources(settings: Settings) -> None:
+    """The department 前置库 (a SQLite stand-in, made once) and the court share with its export files."""
+    from samples.staging.make_staging import create
+
+    staging = settings.home / "staging" / "xz_amr_staging.db"
+    if not staging.exists():
+        staging.parent.mkdir(parents=True, exist_ok=True)
+        create(staging)
+    feed = settings.home / "feeds" / "judicial"
+    feed.mkdir(parents=True, exist_ok=True)
+    for export in sorted((REPO_ROOT / "samples" / "feeds" / "judicial").glob("*.xml")):
+        target = feed / export.name
+        if not target.exists():
+            shutil.copyfile(export, target)
+
+
+def demo_passphrases(settings: Settings) -> None:
+    """Private keys are encrypted; the demo keeps random passphrases in var/secrets/ (mode 0600) and points
+    GATEWAY_KEY_PASSPHRASE_FILE / HUB_KEY_PASSPHRASE_FILE at them for itself and its child processes. In
+    production the passphrase comes from a secrets backend or an Airflow Connection, never from var/."""
+    folder = settings.home / "secrets"
+    folder.mkdir(mode=0o700, parents=True, exist_ok=True)
+    for variable, name in (
+        ("GATEWAY_KEY_PASSPHRASE", "gateway-key-passphrase"),
+        ("HUB_KEY_PASSPHRASE", "hub-key-passphrase"),
+    ):
+        if os.environ.get(variable) or os.environ.get(f"{variable}_FILE"):
+            continue  # the operator chose one
+        path = folder / name
+        if not path.exists():
+            path.touch(mode=0o600)
+            path.write_text(secrets.token_urlsafe(32) + "\n", encoding="ascii")
+        os.environ[f"{variable}_FILE"] = str(path)
 
 
 def drop_samples(settings: Settings) -> list[Path]:
@@ -176,21 +264,30 @@ def run_demo(settings: Settings, console: Console, *, keep_hub: bool = False) ->
             airflow_env(settings),
             log_dir / "airflow-db.log",
         )
-        from gateway.transfer import generate_keys
+        from gateway.transfer import DEFAULT_SUITE_ID, SM_SUITE_ID, generate_keys
 
-        made = generate_keys(settings.keys_dir, settings.sender_id, HUB_ID)
+        demo_passphrases(settings)
+        made = generate_keys(
+            settings.keys_dir, settings.sender_id, HUB_ID, suites=(DEFAULT_SUITE_ID, SM_SUITE_ID)
+        )
         step(f"transfer keys: {'generated' if made else 'existing'} in {_rel(str(settings.keys_dir))}")
-        with local_hub(settings, log_dir, keep=keep_hub) as hub_url:
-            step(f"reference hub listening on {hub_url}")
+        prepare_sources(settings)
+        with credit_standin(log_dir) as credit_api, local_hub(settings, log_dir, keep=keep_hub) as hub_url:
+            step(
+                f"stand-in credit platform and disclosure system on {credit_api}; reference hub on {hub_url}"
+            )
             dropped = drop_samples(settings)
+            staging, feeds = _rel(str(settings.home / "staging")), _rel(str(settings.home / "feeds"))
             step(
                 f"dropped {len(dropped)} sample files into {_rel(str(settings.dropzone))}/<department>/inbox"
             )
-            env = airflow_env(settings, {"GATEWAY_HUB_URL": hub_url})
-            step("running DAG department_files (airflow dags test)")
-            run_dag(settings, "department_files", env, log_dir)
-            step("running DAG deliver_to_province (airflow dags test)")
-            run_dag(settings, "deliver_to_province", env, log_dir)
+            step(f"department 前置库 in {staging}; court export files in {feeds}")
+            env = airflow_env(
+                settings, {"GATEWAY_HUB_URL": hub_url, **source_connections(settings, credit_api)}
+            )
+            for dag_id in DAG_ORDER:
+                step(f"running DAG {dag_id} (airflow dags test)")
+                run_dag(settings, dag_id, env, log_dir)
         step("hub stopped" if not keep_hub else "hub left running")
     except DemoError as exc:
         console.print(f"[red]demo failed:[/] {exc}")
@@ -229,6 +326,18 @@ def summarize(settings: Settings, since: datetime, console: Console) -> None:
             )
         console.print(f"      receipt: {_rel(str(path.with_suffix('.txt')))} (also .csv, .json)")
 
+    pulled = pulled_since(settings, since)
+    console.print(f"\n[bold]pulled sources (接口、前置库、法院文件)[/]: {len(pulled)}")
+    for source, totals in pulled.items():
+        console.print(
+            f"  {source} ({totals['kind']}): {totals['units']} units, {totals['rows']} rows, "
+            f"{totals['accepted']} accepted ({totals['new']} new, {totals['updated']} updated, "
+            f"{totals['withdrawn']} withdrawn, {totals['unchanged']} unchanged), {totals['rejected']} "
+            "rejected" + (f", {totals['queued']} waiting for an entity" if totals["queued"] else "")
+        )
+    if not pulled:
+        console.print("  nothing new from any source")
+
     entities = entity_summary(settings, since)
     console.print(
         f"\n[bold]entities (市场主体)[/]: {entities['created']} created this run, "
@@ -263,6 +372,30 @@ def summarize(settings: Settings, since: datetime, console: Console) -> None:
         f"hub batches: {batches_at_hub.get('accepted', 0)} accepted, "
         f"{batches_at_hub.get('rejected', 0)} rejected; records: {report['records']['total']}"
     )
+
+
+def pulled_since(settings: Settings, since: datetime) -> dict[str, dict[str, Any]]:
+    """Per pulled source, what its units landed and processed in this run (from their stored receipts)."""
+    from sqlalchemy import select
+
+    from gateway.store.db import engine_for
+    from gateway.store.tables import source_file
+
+    keys = ("rows", "accepted", "rejected", "new", "updated", "unchanged", "withdrawn", "queued")
+    totals: dict[str, dict[str, Any]] = {}
+    stmt = (
+        select(source_file.c.department, source_file.c.kind, source_file.c.receipt)
+        .where(source_file.c.kind != "file", source_file.c.received_at >= since)
+        .order_by(source_file.c.id)
+    )
+    with engine_for(settings.database_url).connect() as conn:
+        for source, kind, raw in conn.execute(stmt):
+            receipt = json.loads(raw or "{}")
+            entry = totals.setdefault(source, {"kind": kind, "units": 0, **dict.fromkeys(keys, 0)})
+            entry["units"] += 1
+            for key in keys:
+                entry[key] += int(receipt.get(key, 0) or 0)
+    return totals
 
 
 def entity_summary(settings: Settings, since: datetime) -> dict[str, Any]:

@@ -40,6 +40,9 @@ class Settings:
     settle_seconds: float = 2.0
     push_retries: int = 5
     timezone: str = "Asia/Shanghai"
+    suite: str = "default"  # transfer suite: default (X25519/AES-GCM/Ed25519), sm (国密) or a full suite id
+    hub_client_cert: str | None = None  # mTLS: PEM certificate (and key) presented to the hub
+    hub_client_key: str | None = None
     extra: dict[str, str] = field(default_factory=dict)
 
     @classmethod
@@ -71,7 +74,17 @@ class Settings:
             settle_seconds=float(env.get("GATEWAY_SETTLE_SECONDS", cls.settle_seconds)),
             push_retries=int(env.get("GATEWAY_PUSH_RETRIES", cls.push_retries)),
             timezone=env.get("GATEWAY_TIMEZONE", cls.timezone),
+            suite=env.get("GATEWAY_SUITE", cls.suite),
+            hub_client_cert=env.get("GATEWAY_HUB_CLIENT_CERT") or None,
+            hub_client_key=env.get("GATEWAY_HUB_CLIENT_KEY") or None,
         )
+
+    @property
+    def hub_cert(self) -> str | tuple[str, str] | None:
+        """What HubClient takes as ``cert``: None, a combined PEM, or (certificate, key)."""
+        if self.hub_client_cert and self.hub_client_key:
+            return (self.hub_client_cert, self.hub_client_key)
+        return self.hub_client_cert
 
     def with_overrides(self, **changes: object) -> Settings:
         return replace(self, **changes)  # type: ignore[arg-type]

@@ -2,35 +2,56 @@
 
 The body of a push is streamed to a temporary file while its SHA-256 is computed, never held in memory;
 the CPU-bound work (decrypt, validate, store) runs in a worker thread so the event loop keeps serving.
+
+The routes (``api``) are separate from the state they serve (``create_app``), so that the OpenAPI
+document can be produced without keys or a database (``python -m hub openapi``).
 """
 
 from __future__ import annotations
 
 import base64
 import hashlib
+import logging
 import uuid
-from typing import BinaryIO
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any, BinaryIO
 
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse, Response
 from starlette.concurrency import run_in_threadpool
 
+from gateway.transfer import Manifest, TransferError
+from gateway.transfer.manifest import MAX_MANIFEST_SIZE
 from gateway.transfer.protocol import (
     BATCHES_PATH,
     HEALTH_PATH,
     KEYS_PATH,
+    MANIFEST_HEADER,
     RECEIPT_SIGNATURE_HEADER,
     REPLAYED_HEADER,
 )
+from gateway.transfer.tls import certificate_identity
+from gateway.transfer.wire import b64_std_decode
+from hub import openapi
 from hub.db import open_engine
 from hub.intake import Answer, Intake
 from hub.keys import HubKeys
 from hub.settings import Settings
 from hub.validate import BatchValidator
 
+log = logging.getLogger(__name__)
+
 # How much of a refused request's body is still read so that the client sees the answer instead of a
 # connection reset mid-upload (which it would take for a transient failure and retry).
 DRAIN_LIMIT = 64 << 20
+
+
+@dataclass(frozen=True)
+class HubState:
+    settings: Settings
+    keys: HubKeys
+    intake: Intake
 
 
 def _respond(answer: Answer) -> Response:
@@ -56,42 +77,107 @@ async def _spool(request: Request, dst: BinaryIO | None, limit: int) -> tuple[st
     return digest.hexdigest(), size, True
 
 
-def create_app(settings: Settings, *, validator: BatchValidator | None = None) -> FastAPI:
-    for directory in (settings.home, settings.received_dir, settings.tmp_dir):
-        directory.mkdir(parents=True, exist_ok=True)
-    for leftover in settings.tmp_dir.iterdir():  # spooled bodies of a previous run that died mid-request
-        leftover.unlink()
-    keys = HubKeys(settings.keys)
-    engine = open_engine(settings.db_path)
-    intake = Intake(
-        settings,
-        keys,
-        engine,
-        validator or BatchValidator.from_dir(settings.schemas, max_rejections=settings.max_rejections),
+def _claimed_sender(headers: Mapping[str, str]) -> str | None:
+    """The sender the (not yet verified) manifest names; None when it cannot be read at all."""
+    try:
+        value = headers.get(MANIFEST_HEADER) or ""
+        raw = b64_std_decode(value, where=MANIFEST_HEADER, max_size=MAX_MANIFEST_SIZE)
+        return Manifest.decode(raw).sender
+    except TransferError:
+        return None
+
+
+def check_peer(scope: Mapping[str, Any], headers: Mapping[str, str]) -> Answer | None:
+    """Over TLS the verified client certificate must name the manifest's sender; a refusal, or None.
+
+    Runs before admission, so that neither a stored receipt nor a signed refusal is ever handed to a
+    connection authenticated as another party. The manifest is only parsed here: admission then
+    verifies its signature with the sender's registered key, so certificate, manifest and signing key
+    all name one party. Plain HTTP (only on loopback with ``--plain-http``) carries no identity.
+    """
+    tls = (scope.get("extensions") or {}).get("tls")
+    if tls is None and scope.get("scheme") != "https":
+        return None
+    chain = tls.get("client_cert_chain") if tls else None
+    if not chain:
+        return Answer.error(
+            403, "client_certificate_required", "平台要求经过验证的客户端证书，本连接没有（检查 TLS 配置）"
+        )
+    claimed = _claimed_sender(headers)
+    if claimed is None:
+        return None  # an unreadable manifest is refused by admission as bad_manifest, naming nobody
+    identity = certificate_identity(chain[0])
+    if identity != claimed:
+        log.warning("client certificate CN=%s pushed a manifest of sender %s: refused", identity, claimed)
+        return Answer.error(
+            403,
+            "certificate_sender_mismatch",
+            f"客户端证书标识（CN）{identity or '（缺失或不唯一）'} 与清单中的发送方 {claimed} 不一致",
+        )
+    return None
+
+
+def _state(request: Request) -> HubState:
+    state: HubState = request.app.state.hub
+    return state
+
+
+def api() -> FastAPI:
+    """The hub's routes; each request finds its hub in ``app.state.hub`` (set by :func:`create_app`)."""
+    app = FastAPI(
+        title=openapi.TITLE, version=openapi.VERSION, summary=openapi.SUMMARY, description=openapi.DESCRIPTION
     )
 
-    app = FastAPI(title=f"省级平台参考实现 {keys.hub_id}", summary="接收网关推送的加密签名批次并返回签名回执")
-    app.state.intake = intake
+    def schema() -> dict[str, Any]:
+        if app.openapi_schema is None:
+            app.openapi_schema = openapi.document(app)
+        return app.openapi_schema
+
+    app.openapi = schema  # type: ignore[method-assign]
 
     @app.exception_handler(Exception)
     async def internal_error(_request: Request, exc: Exception) -> JSONResponse:
         # Starlette re-raises after this handler, so uvicorn logs the traceback once; not repeated here.
         return JSONResponse({"error": {"code": "internal_error", "message": "平台内部错误，请稍后重试"}}, 500)
 
-    @app.get(HEALTH_PATH)
-    def health() -> dict[str, object]:
-        return {"status": "ok", "hub": keys.hub_id, "time": intake.now()}
+    @app.get(
+        HEALTH_PATH,
+        operation_id="health",
+        response_model=None,
+        summary="平台状态与平台时间",
+        responses=openapi.HEALTH_RESPONSES,
+    )
+    def health(request: Request) -> dict[str, object]:
+        hub = _state(request)
+        return {"status": "ok", "hub": hub.keys.hub_id, "time": hub.intake.now()}
 
-    @app.get(KEYS_PATH)
-    def public_keys() -> dict[str, object]:
-        return keys.public_keyring().to_json()
+    @app.get(
+        KEYS_PATH,
+        operation_id="publicKeys",
+        response_model=None,
+        summary="平台自己的公钥",
+        responses=openapi.KEYS_RESPONSES,
+    )
+    def public_keys(request: Request) -> dict[str, object]:
+        return _state(request).keys.public_keyring().to_json()
 
-    @app.post(BATCHES_PATH)
+    @app.post(
+        BATCHES_PATH,
+        operation_id="pushBatch",
+        response_model=None,
+        summary="推送一个加密签名批次",
+        description=openapi.PUSH_DESCRIPTION,
+        responses=openapi.PUSH_RESPONSES,
+        openapi_extra=openapi.PUSH_REQUEST,
+    )
     async def post_batch(request: Request) -> Response:
+        hub = _state(request)
+        settings, intake = hub.settings, hub.intake
         length = request.headers.get("content-length", "")
         if length.isdigit() and int(length) > settings.max_body:
             return _respond(Answer.error(413, "too_large", f"请求体超过平台上限 {settings.max_body} 字节"))
-        admitted = await run_in_threadpool(intake.admit, request.headers)
+        refused = check_peer(request.scope, request.headers)
+        admitted = refused or await run_in_threadpool(intake.admit, request.headers)
         if isinstance(admitted, Answer):
             await _spool(request, None, DRAIN_LIMIT)
             return _respond(admitted)
@@ -108,4 +194,23 @@ def create_app(settings: Settings, *, validator: BatchValidator | None = None) -
             spooled.unlink(missing_ok=True)
         return _respond(answer)
 
+    return app
+
+
+def create_app(settings: Settings, *, validator: BatchValidator | None = None) -> FastAPI:
+    for directory in (settings.home, settings.received_dir, settings.tmp_dir):
+        directory.mkdir(parents=True, exist_ok=True)
+    for leftover in settings.tmp_dir.iterdir():  # spooled bodies of a previous run that died mid-request
+        leftover.unlink()
+    keys = HubKeys(settings.keys, suites=settings.allowed_suites)
+    engine = open_engine(settings.db_path)
+    intake = Intake(
+        settings,
+        keys,
+        engine,
+        validator or BatchValidator.from_dir(settings.schemas, max_rejections=settings.max_rejections),
+    )
+    app = api()
+    app.state.hub = HubState(settings, keys, intake)
+    app.state.intake = intake
     return app

@@ -2,16 +2,20 @@
 
 from __future__ import annotations
 
+import ipaddress
 import json
 import logging
+import socket
+import sys
 from pathlib import Path
 from typing import Annotated
 
 import typer
 
 from gateway.transfer import TransferError
+from gateway.transfer.suites import parse_suite_list
 from hub.report import build_report, print_report
-from hub.settings import DB_FILE, DEFAULT_MAX_BODY, DEFAULT_MAX_SKEW, Settings
+from hub.settings import DB_FILE, DEFAULT_MAX_BODY, DEFAULT_MAX_SKEW, DEFAULT_SUITES, SUITES_ENV, Settings
 
 app = typer.Typer(
     help=(
@@ -23,6 +27,41 @@ app = typer.Typer(
 )
 
 Home = Annotated[Path, typer.Option(help="平台状态目录：hub.db、received/、tmp/")]
+
+PLAIN_HTTP_WARNING = (
+    "警告：平台以明文 HTTP 运行（--plain-http）：流量不加密，也不校验客户端证书与发送方是否一致。"
+    "仅供本机演示和测试。"
+)
+
+
+def _is_loopback(host: str) -> bool:
+    """True when every address ``host`` names is a loopback address (127.0.0.0/8, ::1)."""
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        pass
+    try:
+        infos = socket.getaddrinfo(host, None, type=socket.SOCK_STREAM)
+    except OSError:
+        return False
+    return bool(infos) and all(ipaddress.ip_address(info[4][0]).is_loopback for info in infos)
+
+
+def _transport_problem(
+    host: str, tls_cert: Path | None, client_ca: Path | None, tls_key: Path | None, plain_http: bool
+) -> str | None:
+    """Why this combination of transport options is refused, or None when it is acceptable."""
+    tls_given = tls_cert is not None or client_ca is not None or tls_key is not None
+    if plain_http and tls_given:
+        return "--plain-http 不能与 --tls-cert、--tls-key、--client-ca 同时使用"
+    if plain_http:
+        return None if _is_loopback(host) else f"--plain-http 只允许监听本机回环地址，而 --host 是 {host}"
+    if tls_cert is None or client_ca is None:
+        return (
+            "平台必须以双向 TLS 运行：请给出 --tls-cert（及 --tls-key）与 --client-ca；"
+            "仅在本机演示时可显式使用 --plain-http"
+        )
+    return None
 
 
 @app.command()
@@ -39,22 +78,59 @@ def serve(
     max_skew: Annotated[int, typer.Option(help="清单时间与平台时间允许的最大偏差（秒）")] = DEFAULT_MAX_SKEW,
     max_body: Annotated[int, typer.Option(help="单个信封的最大字节数")] = DEFAULT_MAX_BODY,
     log_level: Annotated[str, typer.Option(help="日志级别：debug、info、warning")] = "info",
+    suites: Annotated[
+        str, typer.Option(envvar=SUITES_ENV, help="接受的密码套件，逗号分隔：default、sm 或完整套件标识")
+    ] = DEFAULT_SUITES,
+    tls_cert: Annotated[
+        Path | None,
+        typer.Option(help="平台 TLS 证书（PEM，可随附中间证书）。须含 serverAuth 与访问用的主机名"),
+    ] = None,
+    tls_key: Annotated[
+        Path | None,
+        typer.Option(
+            help="平台 TLS 私钥（PEM）。缺省时私钥在证书文件中; 已加密时口令取自 HUB_TLS_KEY_PASSPHRASE"
+        ),
+    ] = None,
+    client_ca: Annotated[
+        Path | None, typer.Option(help="签发网关客户端证书的 CA（PEM）。只接受它签发、含 clientAuth 的证书")
+    ] = None,
+    plain_http: Annotated[
+        bool,
+        typer.Option("--plain-http", help="不用 TLS: 仅限本机回环地址上的演示 (明文，不校验客户端身份)"),
+    ] = False,
 ) -> None:
     """启动平台：POST /v1/batches、GET /v1/health、GET /v1/keys。"""
+    problem = _transport_problem(host, tls_cert, client_ca, tls_key, plain_http)
+    if problem is not None:
+        typer.echo(f"无法启动平台：{problem}", err=True)
+        raise typer.Exit(2)
     # Imported here so that `hub report` does not pay for FastAPI, uvicorn and the XSD compilation.
+    from gateway.transfer.tls import server_context
     from hub.app import create_app
     from hub.server import bind, make_server, url_of
 
     logging.basicConfig(level=log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    settings = Settings(home=home, keys=keys, schemas=schemas, max_skew=max_skew, max_body=max_body)
     try:
+        context = None
+        if tls_cert is not None and client_ca is not None:
+            context = server_context(cert=tls_cert, key=tls_key, client_ca=client_ca)
+        settings = Settings(
+            home=home,
+            keys=keys,
+            schemas=schemas,
+            max_skew=max_skew,
+            max_body=max_body,
+            allowed_suites=parse_suite_list(suites),
+        )
         application = create_app(settings)
     except TransferError as exc:
         typer.echo(f"无法启动平台：{exc}", err=True)
         raise typer.Exit(2) from exc
+    if context is None:
+        typer.echo(PLAIN_HTTP_WARNING, err=True)
     sock = bind(host, port)
-    typer.echo(f"hub listening on {url_of(sock)}")
-    make_server(application, log_level=log_level).run(sockets=[sock])
+    typer.echo(f"hub listening on {url_of(sock, tls=context is not None)}")
+    make_server(application, tls=context, log_level=log_level).run(sockets=[sock])
 
 
 @app.command()
@@ -68,6 +144,16 @@ def report(
         typer.echo(json.dumps(result, ensure_ascii=False, indent=2))
     else:
         print_report(result)
+
+
+@app.command("openapi")
+def openapi_document() -> None:
+    """输出平台 HTTP 接口的 OpenAPI 文档（JSON）：python -m hub openapi > docs/hub-openapi.json"""
+    from hub.app import api
+    from hub.openapi import text
+
+    sys.stdout.buffer.write(text(api()).encode("utf-8"))
+    sys.stdout.buffer.flush()
 
 
 def main() -> None:

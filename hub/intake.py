@@ -52,6 +52,7 @@ from gateway.transfer.protocol import (
 )
 from gateway.transfer.wire import b64_std_decode
 from hub.db import batch, record, sender_state
+from hub.faults import crash_point
 from hub.keys import HubKeys
 from hub.settings import Settings
 from hub.validate import BatchValidator, Verdict
@@ -266,7 +267,7 @@ class Intake:
             rejected=(),
             error=None,
             received_at=received_at,
-            hub_kid=self.keys.receipt_kid(received_at),
+            hub_kid=self.keys.receipt_kid(received_at, m.suite),
         )
         raw, signature = self.keys.sign(receipt)
         final = self.settings.received_dir / m.sender / f"{m.batch_id}.xml"
@@ -299,12 +300,14 @@ class Intake:
                 # fails after it, the sender's retry rewrites the same file.
                 final.parent.mkdir(parents=True, exist_ok=True)
                 os.replace(plaintext, final)
+                crash_point("during_commit")
         except IntegrityError:
             return self._after_race(admitted, Refusal(409, "replayed_nonce", "清单随机数已被使用（重放）"))
         except _LostRace:
             return self._after_race(
                 admitted, Refusal(409, "seq_not_increasing", f"序号 {m.seq} 不大于已接收的最大序号")
             )
+        crash_point("after_commit")
         log.info("batch %s/%s accepted: %d records", m.sender, m.batch_id, verdict.count)
         return Answer(200, raw, signature)
 
@@ -353,7 +356,7 @@ class Intake:
             rejected=refusal.rejections,
             error=Problem(refusal.code, refusal.message),
             received_at=received_at,
-            hub_kid=self.keys.receipt_kid(received_at),
+            hub_kid=self.keys.receipt_kid(received_at, m.suite),
         )
         raw, signature = self.keys.sign(receipt)
         if refusal.persist:

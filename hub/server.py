@@ -2,19 +2,43 @@
 
 The listening socket is bound here rather than by uvicorn so that ``--port 0`` can report the port the
 kernel chose before serving starts: a parent process reads the "hub listening on" line to find it.
+
+With mutual TLS uvicorn terminates TLS with the hub's own SSLContext (gateway.transfer.tls), but uvicorn
+0.54 does not implement the ASGI TLS extension: nothing in the request scope tells the app which client
+certificate the connection presented. The two protocol classes below add it. ``connection_made`` runs
+after the handshake (so the certificate is verified); they read the peer certificate from the
+transport's ``ssl_object`` once per connection and put it into every request's scope as
+``scope["extensions"]["tls"]`` with the keys of the ASGI TLS extension 0.2 — where a server that
+implements the extension puts it, so hub/app.py reads it the same way in either case.
+tests/hub/test_mtls.py pins this for both of uvicorn's HTTP/1.1 implementations.
 """
 
 from __future__ import annotations
 
+import asyncio
 import socket
+import ssl
 import threading
 import time
 from types import TracebackType
+from typing import Any, Literal
 
 import uvicorn
+from cryptography import x509
 from fastapi import FastAPI
+from starlette.types import ASGIApp, Receive, Scope, Send
+from uvicorn.protocols.http.h11_impl import H11Protocol
+from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
 READY_TIMEOUT = 30.0
+# How long stop() lets open connections finish. An idle keep-alive connection over TLS is closed with a
+# close_notify whose answer asyncio awaits for 30 s, and a client that merely holds its socket (a pooled
+# session, an exception's traceback) never answers: past this grace the thread stops without it.
+STOP_GRACE = 5.0
+# TLS version names as ssl reports them → the protocol numbers the ASGI TLS extension asks for.
+_TLS_VERSIONS = {"TLSv1.2": 0x0303, "TLSv1.3": 0x0304}
+
+HttpImplementation = Literal["httptools", "h11"]
 
 
 def bind(host: str, port: int) -> socket.socket:
@@ -27,22 +51,113 @@ def bind(host: str, port: int) -> socket.socket:
     return sock
 
 
-def url_of(sock: socket.socket) -> str:
+def url_of(sock: socket.socket, *, tls: bool = False) -> str:
+    scheme = "https" if tls else "http"
     host, port = sock.getsockname()[:2]
-    return f"http://[{host}]:{port}" if ":" in host else f"http://{host}:{port}"
+    return f"{scheme}://[{host}]:{port}" if ":" in host else f"{scheme}://{host}:{port}"
 
 
-def make_server(app: FastAPI, *, log_level: str = "info", access_log: bool = True) -> uvicorn.Server:
-    return uvicorn.Server(uvicorn.Config(app, log_level=log_level, access_log=access_log, lifespan="off"))
+def tls_extension(ssl_object: ssl.SSLObject) -> dict[str, Any]:
+    """The ASGI TLS extension for one connection; Python's ssl cannot give the server certificate, the
+    cipher suite number or the intermediate certificates on 3.11, so those are None or absent."""
+    der = ssl_object.getpeercert(binary_form=True)
+    chain: tuple[str, ...] = ()
+    name: str | None = None
+    if der:
+        chain = (ssl.DER_cert_to_PEM_cert(der),)
+        name = x509.load_der_x509_certificate(der).subject.rfc4514_string()
+    return {
+        "server_cert": None,
+        "client_cert_chain": chain,
+        "client_cert_name": name,
+        "client_cert_error": None,
+        "tls_version": _TLS_VERSIONS.get(ssl_object.version() or ""),
+        "cipher_suite": None,
+    }
+
+
+class _WithTLSExtension:
+    """Puts one connection's TLS extension into each of its scopes, unless the server already did."""
+
+    def __init__(self, app: ASGIApp, extension: dict[str, Any]) -> None:
+        self.app = app
+        self.extension = extension
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        extensions = scope.get("extensions") or {}
+        if scope["type"] in ("http", "websocket") and "tls" not in extensions:
+            scope = {**scope, "extensions": {**extensions, "tls": self.extension}}
+        await self.app(scope, receive, send)
+
+
+class _PeerCertificateMixin:
+    app: ASGIApp
+
+    def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
+        super().connection_made(transport)  # type: ignore[misc]
+        ssl_object = transport.get_extra_info("ssl_object")
+        if ssl_object is not None:
+            self.app = _WithTLSExtension(self.app, tls_extension(ssl_object))
+
+
+class HttpToolsPeerCertificate(_PeerCertificateMixin, HttpToolsProtocol):
+    """uvicorn's default HTTP/1.1 protocol (httptools), with the client certificate in the scope."""
+
+
+class H11PeerCertificate(_PeerCertificateMixin, H11Protocol):
+    """uvicorn's pure-Python HTTP/1.1 protocol (h11), with the client certificate in the scope."""
+
+
+_PROTOCOLS: dict[str, type[asyncio.Protocol]] = {
+    "httptools": HttpToolsPeerCertificate,
+    "h11": H11PeerCertificate,
+}
+
+
+def make_server(
+    app: FastAPI,
+    *,
+    tls: ssl.SSLContext | None = None,
+    http: HttpImplementation = "httptools",
+    log_level: str = "info",
+    access_log: bool = True,
+) -> uvicorn.Server:
+    """``tls`` is a server context from gateway.transfer.tls.server_context; None serves plain HTTP.
+
+    Forwarded headers are not trusted (proxy_headers off): the hub is reached directly, and a header
+    must not be able to change the scheme or client address the app sees.
+    """
+    options: dict[str, Any] = {}
+    if tls is not None:
+        context = tls
+        options["ssl_context_factory"] = lambda _config, _default: context
+    config = uvicorn.Config(
+        app,
+        http=_PROTOCOLS[http],
+        log_level=log_level,
+        access_log=access_log,
+        lifespan="off",
+        proxy_headers=False,
+        **options,
+    )
+    return uvicorn.Server(config)
 
 
 class ServerThread:
     """The hub on a loopback port in a daemon thread; ``with ServerThread(app) as url: ...``."""
 
-    def __init__(self, app: FastAPI, host: str = "127.0.0.1", port: int = 0) -> None:
+    def __init__(
+        self,
+        app: FastAPI,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        *,
+        tls: ssl.SSLContext | None = None,
+        http: HttpImplementation = "httptools",
+    ) -> None:
         self._sock = bind(host, port)
-        self.url = url_of(self._sock)
-        self._server = make_server(app, log_level="warning", access_log=False)
+        self.url = url_of(self._sock, tls=tls is not None)
+        self._server = make_server(app, tls=tls, http=http, log_level="warning", access_log=False)
         self._thread = threading.Thread(
             target=self._server.run, kwargs={"sockets": [self._sock]}, name="hub-server", daemon=True
         )
@@ -58,7 +173,10 @@ class ServerThread:
 
     def stop(self) -> None:
         self._server.should_exit = True
-        self._thread.join(READY_TIMEOUT)
+        self._thread.join(STOP_GRACE)
+        if self._thread.is_alive():
+            self._server.force_exit = True
+            self._thread.join(READY_TIMEOUT)
         self._sock.close()
 
     def __enter__(self) -> str:

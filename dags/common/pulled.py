@@ -50,13 +50,17 @@ def pulled_source_dag(
         def sources() -> list[str]:
             from connectors.airflow_settings import gateway_settings
             from gateway.mapping.spec import load_mappings
+            from gateway.schema import load_record_types
 
-            specs = load_mappings(gateway_settings().mappings_dir).values()
-            return sorted(
-                s.id
-                for s in specs
+            settings = gateway_settings()
+            types = load_record_types(settings.schemas_dir)
+            specs = [
+                s
+                for s in load_mappings(settings.mappings_dir).values()
                 if s.pull and s.pull["kind"] == kind and s.pull["connection"] in connections
-            )
+            ]
+            # Registry sources first: records of the others that name only legacy codes then attach at once.
+            return [s.id for s in sorted(specs, key=lambda s: (not types[s.record_type].registry, s.id))]
 
         @task(max_active_tis_per_dagrun=1, map_index_template="{{ task.op_kwargs['mapping_id'] }}")
         def pull(mapping_id: str) -> dict[str, Any]:

@@ -1,7 +1,7 @@
 """The city → province transfer protocol: GWENV1 envelopes, signed manifests, signed receipts, push.
 
-This package imports nothing else of the project (only the standard library, cryptography and
-requests), so the reference hub can use it and an independent implementation can be checked
+This package imports nothing else of the project (only the standard library, cryptography, gmssl-pyx
+for SM2, and requests), so the reference hub can use it and an independent implementation can be checked
 against it. The wire format is specified in docs/protocol.md.
 """
 
@@ -20,17 +20,29 @@ from gateway.transfer.errors import (
 )
 from gateway.transfer.keyring import KeyEntry, Keyring
 from gateway.transfer.keystore import GATEWAY_PASSPHRASE_ENV, HUB_PASSPHRASE_ENV, KeyStore
+from gateway.transfer.keytypes import Decrypter, Signer
 from gateway.transfer.manifest import Manifest, sign_manifest, verify_manifest
-from gateway.transfer.provision import gateway_store, generate_keys, hub_store
+from gateway.transfer.provision import (
+    SM2Options,
+    export_public,
+    gateway_store,
+    generate_keys,
+    generate_own,
+    hub_store,
+    import_public,
+    rotate_key,
+)
 from gateway.transfer.receipt import Problem, Receipt, Rejection, sign_receipt, verify_receipt
 from gateway.transfer.sender import Sealed, Sender
-from gateway.transfer.suites import DEFAULT_SUITE_ID, SUITES, Suite, get_suite
+from gateway.transfer.suites import DEFAULT_SUITE_ID, SM_SUITE_ID, SUITES, Suite, get_suite, resolve_suite_id
 
 __all__ = [
     "DEFAULT_SUITE_ID",
     "GATEWAY_PASSPHRASE_ENV",
     "HUB_PASSPHRASE_ENV",
+    "SM_SUITE_ID",
     "SUITES",
+    "Decrypter",
     "EnvelopeError",
     "EnvelopeInfo",
     "FormatError",
@@ -47,18 +59,25 @@ __all__ = [
     "Receipt",
     "ReceiptMismatch",
     "Rejection",
+    "SM2Options",
     "Sealed",
     "Sender",
     "SignatureError",
+    "Signer",
     "Suite",
     "SuiteNotAllowed",
     "TransferError",
+    "export_public",
     "gateway_store",
     "generate_keys",
+    "generate_own",
     "get_suite",
     "hub_store",
+    "import_public",
     "open_envelope",
     "read_header",
+    "resolve_suite_id",
+    "rotate_key",
     "seal",
     "sign_manifest",
     "sign_receipt",

@@ -3,6 +3,9 @@
 The body is streamed from the file (requests sends a file object in blocks), so a batch of hundreds of
 MB never sits in memory. Retries are safe because the batch id is the idempotency key: a batch the hub
 already holds is answered with its stored receipt, never stored twice.
+
+Over HTTPS the session trusts only the SSLContext built by gateway.transfer.tls (the hub's CA, the
+client certificate, an encrypted key opened with GATEWAY_TLS_KEY_PASSPHRASE), mounted as an adapter.
 """
 
 from __future__ import annotations
@@ -27,6 +30,7 @@ from gateway.transfer.manifest import Manifest
 from gateway.transfer.protocol import (
     BATCHES_PATH,
     ENVELOPE_MEDIA_TYPE,
+    HEALTH_PATH,
     IDEMPOTENCY_HEADER,
     MANIFEST_HEADER,
     MAX_SIGNATURE_SIZE,
@@ -35,12 +39,33 @@ from gateway.transfer.protocol import (
 )
 from gateway.transfer.receipt import Receipt, verify_receipt
 from gateway.transfer.sender import Sealed, Sender
+from gateway.transfer.tls import GATEWAY_TLS_PASSPHRASE_ENV, PinnedTLSAdapter, client_context, explain
 from gateway.transfer.wire import b64_std_decode
 
 log = logging.getLogger(__name__)
 
 MAX_BACKOFF = 30.0
 _RETRYABLE_ERRORS = (requests.Timeout, requests.ConnectionError, requests.exceptions.ChunkedEncodingError)
+
+ClientCert = str | Path | tuple[str | Path, str | Path]
+
+
+def _tls_adapter(verify: bool | str | Path, cert: ClientCert | None, passphrase_env: str) -> PinnedTLSAdapter:
+    if verify is False:
+        raise TransferError(
+            "不允许关闭平台证书校验（verify=False）：任何人都能冒充平台接收数据；请配置平台 CA 文件",
+            code="tls_config",
+        )
+    ca = None if verify is True else Path(verify)
+    cert_path: Path | None = None
+    key_path: Path | None = None
+    if isinstance(cert, tuple):
+        cert_path, key_path = Path(cert[0]), Path(cert[1])
+    elif cert is not None:
+        cert_path = Path(cert)
+    return PinnedTLSAdapter(
+        client_context(ca=ca, cert=cert_path, key=key_path, passphrase_env=passphrase_env)
+    )
 
 
 class HubClient:
@@ -53,8 +78,11 @@ class HubClient:
         retries: int = 5,
         backoff: float = 0.5,
         verify: bool | str | Path = True,
-        cert: str | tuple[str, str] | None = None,
+        cert: ClientCert | None = None,
+        passphrase_env: str = GATEWAY_TLS_PASSPHRASE_ENV,
     ) -> None:
+        """``verify``: the hub's CA file (or directory), or True for the system trust store; ``cert``: the
+        client certificate, as one PEM file holding the key too or as (certificate, key)."""
         self.base_url = base_url.rstrip("/")
         self.sender = sender
         self.timeout = timeout
@@ -64,8 +92,15 @@ class HubClient:
         # REQUESTS_CA_BUNDLE / CURL_CA_BUNDLE would otherwise silently replace `verify` (transfer.md §4),
         # and proxy variables must not redirect the provincial link.
         self._session.trust_env = False
-        self._session.verify = str(verify) if isinstance(verify, Path) else verify
-        self._session.cert = cert
+        self._tls = self.base_url.lower().startswith("https://")
+        if self._tls:
+            self._session.mount("https://", _tls_adapter(verify, cert, passphrase_env))
+        elif cert is not None:
+            raise TransferError(
+                f"配置了客户端证书，但平台地址 {self.base_url} 不是 https://", code="tls_config"
+            )
+        # Until one request has gone through, a refused certificate would surface mid-upload as a reset.
+        self._tls_checked = not self._tls
 
     def close(self) -> None:
         self._session.close()
@@ -95,12 +130,14 @@ class HubClient:
         for attempt in range(self.retries + 1):
             retry_after: float | None = None
             try:
+                if not self._tls_checked:
+                    self._check_tls()
                 with envelope.open("rb") as body:
                     response = self._session.post(
                         url, data=body, headers=headers, timeout=self.timeout, allow_redirects=False
                     )
             except requests.exceptions.SSLError as exc:
-                raise TransferError(f"与平台的 TLS 握手失败：{exc}", code="tls_error") from exc
+                raise TransferError(f"与平台的 TLS 连接失败：{explain(exc)}", code="tls_error") from exc
             except _RETRYABLE_ERRORS as exc:
                 problem = f"{type(exc).__name__}: {exc}"
             else:
@@ -121,6 +158,19 @@ class HubClient:
                 )
                 time.sleep(delay)
         raise HubUnavailable(f"批次 {batch_id} 推送 {self.retries + 1} 次均失败，最后一次：{problem}")
+
+    def _check_tls(self) -> None:
+        """A small request before the first upload, on the connection the upload then reuses.
+
+        Under TLS 1.3 the hub judges the client certificate after the client has started sending; with
+        a large body in flight the hub's alert is lost in a reset and the client can only say "EOF".
+        Any HTTP answer here (whatever its status) proves the certificate was accepted.
+        """
+        with self._session.get(
+            self.base_url + HEALTH_PATH, timeout=self.timeout, allow_redirects=False
+        ) as response:
+            _ = response.content  # read to the end, so that the connection goes back to the pool
+        self._tls_checked = True
 
     def _delay(self, attempt: int, retry_after: float | None) -> float:
         """Exponential backoff with equal jitter, so many gateways do not retry in lock-step."""

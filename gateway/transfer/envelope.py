@@ -13,6 +13,10 @@ Both directions stream with at most two segments in memory (the one being proces
 to learn whether it is the last). Opening writes plaintext as segments authenticate, so ``dst`` holds
 attacker-influenced bytes until :func:`open_envelope` returns; callers write to a temporary file and
 publish it only on success.
+
+Randomness (file key, salt) comes from ``randbytes``, which only known-answer tests replace; the key
+wrap's own randomness (HPKE's ephemeral key, SM2's k) stays inside the libraries, so the vectors fix the
+wrapped key instead (tests/vectors).
 """
 
 from __future__ import annotations
@@ -30,14 +34,15 @@ from cryptography.exceptions import InvalidTag
 
 from gateway.transfer.errors import EnvelopeError, FormatError
 from gateway.transfer.keyring import KeyEntry
-from gateway.transfer.keytypes import PrivateKey
-from gateway.transfer.suites import DEFAULT_SUITE_ID, FILE_KEY_LEN, SegmentCipher, Suite, get_suite
+from gateway.transfer.keytypes import Decrypter, LocalDecrypter, PrivateKey, encryption_key_type
+from gateway.transfer.suites import DEFAULT_SUITE_ID, SegmentCipher, Suite, get_suite
 from gateway.transfer.wire import (
     BATCH_ID_RE,
     ID_RE,
     KID_RE,
     Fields,
     b64url,
+    b64url_decode,
     canonical_json,
     check_id,
     parse_json,
@@ -111,6 +116,9 @@ class Header:
         seg = f.int("seg", MIN_SEGMENT_SIZE, MAX_SEGMENT_SIZE)
         if seg & (seg - 1):
             raise FormatError("信封头.seg 必须是 2 的幂")
+        wrapped = b64url_decode(f.raw("wrapped_key"), where="信封头.wrapped_key")
+        if len(wrapped) not in suite.wrapped_key_lengths:
+            raise FormatError(f"信封头.wrapped_key 的长度 {len(wrapped)} 不符合套件 {suite.id}")
         return cls(
             suite=suite.id,
             rcpt_kid=f.str("rcpt_kid", KID_RE),
@@ -121,7 +129,7 @@ class Header:
             sender=f.str("sender", ID_RE),
             created_at=f.int("created_at"),
             content_type=f.str("content_type", _CONTENT_TYPE_RE),
-            wrapped_key=f.bytes("wrapped_key", suite.wrapped_key_length),
+            wrapped_key=wrapped,
         )
 
 
@@ -171,6 +179,7 @@ def seal(
     created_at: int,
     content_type: str = "application/xml",
     segment_size: int = SEGMENT_SIZE,
+    randbytes: Callable[[int], bytes] = os.urandom,
 ) -> EnvelopeInfo:
     """Encrypt ``src`` to ``recipient`` under a fresh random file key and salt."""
     if recipient.kty != suite.encrypt_kty or recipient.use != "encrypt":
@@ -179,7 +188,7 @@ def seal(
         suite=suite.id,
         rcpt_kid=recipient.kid,
         seg=segment_size,
-        salt=os.urandom(SALT_LEN),
+        salt=randbytes(SALT_LEN),
         batch_id=check_id(batch_id, "批次号", BATCH_ID_RE),
         seq=seq,
         sender=check_id(sender, "发送方"),
@@ -187,8 +196,8 @@ def seal(
         content_type=content_type,
         wrapped_key=b"",
     )
-    file_key = os.urandom(FILE_KEY_LEN)
-    wrapped = suite.wrap_key(file_key, recipient.public_key(), unwrapped.wrap_info())
+    file_key = randbytes(suite.file_key_length)
+    wrapped = suite.wrap_key(file_key, recipient, unwrapped.wrap_info())
     header = dataclasses.replace(unwrapped, wrapped_key=wrapped)
     # Round-trip through the strict decoder so a sender can never emit a header a receiver refuses.
     Header.decode(header.encode(), allowed_suites=(suite.id,))
@@ -270,17 +279,26 @@ def _open_segment(cipher: SegmentCipher, index: int, segment: bytes, aad: bytes,
     raise EnvelopeError(f"最后一段（第 {index} 段）之后还有多余数据", code="trailing_data")
 
 
+def _as_decrypter(key: PrivateKey | Decrypter, header: Header, suite: Suite) -> Decrypter:
+    """A bare private key (tests, simple callers) is used with its key type's default parameters."""
+    if isinstance(key, Decrypter):
+        return key
+    return LocalDecrypter(header.rcpt_kid, encryption_key_type(suite.encrypt_kty), key)
+
+
 def open_envelope(
     src: BinaryIO,
     dst: BinaryIO,
     *,
-    private_key_for: Callable[[Header], PrivateKey],
+    private_key_for: Callable[[Header], PrivateKey | Decrypter],
     allowed_suites: Iterable[str] = (DEFAULT_SUITE_ID,),
 ) -> EnvelopeInfo:
-    """Decrypt ``src`` into ``dst``. ``private_key_for`` picks (and vets) the key for the header's kid."""
+    """Decrypt ``src`` into ``dst``. ``private_key_for`` picks (and vets) the key for the header's kid:
+    a :class:`Decrypter` (an HSM, or a local key with its keyring parameters) or a bare private key."""
     header, head = read_header(src, allowed_suites=allowed_suites)
     suite = get_suite(header.suite, allowed_suites)
-    file_key = suite.unwrap_key(header.wrapped_key, private_key_for(header), header.wrap_info())
+    decrypter = _as_decrypter(private_key_for(header), header, suite)
+    file_key = suite.unwrap_key(header.wrapped_key, decrypter, header.wrap_info())
     aad = suite.header_digest(head)
     cipher = suite.segment_cipher(suite.payload_key(file_key, header.salt))
     envelope_hash = hashlib.sha256(head)

@@ -4,6 +4,10 @@ Keys are selected by kid and checked against their validity window at the batch'
 a rotation is just a second entry with an overlapping window: old batches still verify, new ones use
 the new key. The file is configuration, not wire data, so it is pretty-printed for people; it is still
 parsed strictly and every kid is recomputed from its public key so a mislabelled entry cannot load.
+
+Key types with per-key agreements (SM2: user id, signature encoding, ciphertext layout) carry a
+``params`` object; the others have no such member. Exporting one's public entries and importing a peer's
+(provision.py) moves exactly these entries, so the agreements travel with the keys.
 """
 
 from __future__ import annotations
@@ -16,7 +20,17 @@ from pathlib import Path
 from typing import Literal
 
 from gateway.transfer.errors import FormatError, KeyringError
-from gateway.transfer.keytypes import KeyType, PublicKey, key_type
+from gateway.transfer.keytypes import (
+    KeyParams,
+    KeyType,
+    LocalDecrypter,
+    LocalSigner,
+    PrivateKey,
+    PublicKey,
+    encryption_key_type,
+    key_type,
+    signing_key_type,
+)
 from gateway.transfer.wire import ID_RE, KID_RE, Fields, b64url, check_id, parse_json
 
 KeyUse = Literal["encrypt", "sign"]
@@ -33,10 +47,15 @@ class KeyEntry:
     public: bytes
     not_before: int
     not_after: int
+    params: KeyParams | None = None
 
     @property
     def key_type(self) -> KeyType:
         return key_type(self.kty)
+
+    @property
+    def effective_params(self) -> KeyParams | None:
+        return self.params if self.params is not None else self.key_type.default_params()
 
     def public_key(self) -> PublicKey:
         return self.key_type.public_from_raw(self.public)
@@ -44,8 +63,34 @@ class KeyEntry:
     def valid_at(self, at: int) -> bool:
         return self.not_before <= at <= self.not_after
 
+    def verify(self, signature: bytes, data: bytes) -> None:
+        """Raise :class:`SignatureError` unless this signing key signed ``data`` (with its own params)."""
+        signing_key_type(self.kty).verify(self.public_key(), signature, data, self.effective_params)
+
+    def encrypt(self, plaintext: bytes, info: bytes) -> bytes:
+        return encryption_key_type(self.kty).encrypt(
+            self.public_key(), plaintext, info, self.effective_params
+        )
+
+    def signer(self, private: PrivateKey) -> LocalSigner:
+        return LocalSigner(self.kid, signing_key_type(self.kty), private, self.effective_params)
+
+    def decrypter(self, private: PrivateKey) -> LocalDecrypter:
+        return LocalDecrypter(self.kid, encryption_key_type(self.kty), private, self.effective_params)
+
+    def same_key(self, other: KeyEntry) -> bool:
+        """Same key and agreements; only the validity window may differ (a rotation shortens it)."""
+        return (self.kid, self.kty, self.use, self.owner, self.public, self.effective_params) == (
+            other.kid,
+            other.kty,
+            other.use,
+            other.owner,
+            other.public,
+            other.effective_params,
+        )
+
     def to_json(self) -> dict[str, object]:
-        return {
+        obj: dict[str, object] = {
             "kid": self.kid,
             "kty": self.kty,
             "use": self.use,
@@ -54,13 +99,21 @@ class KeyEntry:
             "not_before": self.not_before,
             "not_after": self.not_after,
         }
+        params = self.effective_params
+        if params is not None:
+            obj["params"] = params.to_json()
+        return obj
 
     @classmethod
     def from_json(cls, obj: object) -> KeyEntry:
         if not isinstance(obj, dict):
             raise FormatError("密钥环条目必须是 JSON 对象")
-        f = Fields(obj, ("kid", "kty", "use", "owner", "public", "not_before", "not_after"), "密钥环条目")
-        kt = key_type(f.str("kty", max_len=32))
+        kty = obj.get("kty")
+        if not isinstance(kty, str) or len(kty) > 32:
+            raise FormatError("密钥环条目.kty 必须是不超过 32 个字符的字符串")
+        kt = key_type(kty)
+        members = ("kid", "kty", "use", "owner", "public", "not_before", "not_after")
+        f = Fields(obj, (*members, "params") if kt.default_params() is not None else members, "密钥环条目")
         use = f.str("use")
         if use != kt.use:
             raise FormatError(f"密钥环条目 {f.raw('kid')!r} 的用途 {use!r} 与密钥类型 {kt.name} 不符")
@@ -73,6 +126,7 @@ class KeyEntry:
             public=public,
             not_before=f.int("not_before"),
             not_after=f.int("not_after"),
+            params=kt.params_from_json(obj.get("params")),
         )
         if kt.kid(entry.public_key()) != entry.kid:
             raise FormatError(f"密钥环条目 {entry.kid} 的 kid 与公钥不符")
@@ -82,7 +136,14 @@ class KeyEntry:
 
     @classmethod
     def for_public(
-        cls, public: PublicKey, kt: KeyType, *, owner: str, not_before: int, not_after: int
+        cls,
+        public: PublicKey,
+        kt: KeyType,
+        *,
+        owner: str,
+        not_before: int,
+        not_after: int,
+        params: KeyParams | None = None,
     ) -> KeyEntry:
         return cls(
             kid=kt.kid(public),
@@ -92,6 +153,7 @@ class KeyEntry:
             public=kt.raw_public(public),
             not_before=not_before,
             not_after=not_after,
+            params=params if params is not None else kt.default_params(),
         )
 
 
@@ -123,11 +185,18 @@ class Keyring:
                 return entry
         raise KeyringError(f"密钥环中没有 kid 为 {kid!r} 的密钥", code="unknown_kid")
 
-    def current(self, *, owner: str, use: KeyUse, at: int) -> KeyEntry:
-        """The newest key (latest not_before) of ``owner`` valid at ``at``: the one to use for new data."""
-        candidates = [e for e in self.entries if e.owner == owner and e.use == use and e.valid_at(at)]
+    def current(self, *, owner: str, use: KeyUse, at: int, kty: str | None = None) -> KeyEntry:
+        """The newest key (latest not_before) of ``owner`` valid at ``at``: the one to use for new data.
+
+        ``kty`` narrows the choice to one algorithm when a party holds keys for several suites."""
+        candidates = [
+            e
+            for e in self.entries
+            if e.owner == owner and e.use == use and e.valid_at(at) and (kty is None or e.kty == kty)
+        ]
         if not candidates:
-            raise KeyringError(f"{owner} 没有在 {at} 时有效的 {use} 密钥", code="no_valid_key")
+            what = f"{kty} {use}" if kty else use
+            raise KeyringError(f"{owner} 没有在 {at} 时有效的 {what} 密钥", code="no_valid_key")
         return max(candidates, key=lambda e: (e.not_before, e.kid))
 
     def owners(self, use: KeyUse) -> set[str]:
@@ -135,6 +204,12 @@ class Keyring:
 
     def with_entries(self, entries: Iterable[KeyEntry]) -> Keyring:
         return Keyring(self.party, (*self.entries, *entries))
+
+    def replacing(self, entries: Iterable[KeyEntry]) -> Keyring:
+        """Entries with a known kid replace the old ones in place; others are appended."""
+        new = {e.kid: e for e in entries}
+        kept = tuple(new.pop(e.kid, e) for e in self.entries)
+        return Keyring(self.party, (*kept, *new.values()))
 
     def only_owner(self, owner: str) -> Keyring:
         return Keyring(self.party, tuple(e for e in self.entries if e.owner == owner))

@@ -16,7 +16,7 @@ from dataclasses import asdict, dataclass
 from gateway.transfer.envelope import EnvelopeInfo
 from gateway.transfer.errors import FormatError, KeyringError
 from gateway.transfer.keyring import Keyring
-from gateway.transfer.keytypes import PrivateKey, signing_key_type
+from gateway.transfer.keytypes import PrivateKey, Signer, as_signer
 from gateway.transfer.suites import DEFAULT_SUITE_ID, get_suite
 from gateway.transfer.wire import (
     BATCH_ID_RE,
@@ -95,13 +95,16 @@ class Manifest:
         )
 
     @classmethod
-    def for_envelope(cls, info: EnvelopeInfo, *, kid: str) -> Manifest:
+    def for_envelope(cls, info: EnvelopeInfo, *, kid: str, nonce: bytes | None = None) -> Manifest:
+        """``nonce`` is fresh and random unless a known-answer test fixes it."""
         header = info.header
+        if nonce is not None and len(nonce) != NONCE_LEN:
+            raise FormatError(f"清单随机数必须是 {NONCE_LEN} 字节")
         return cls(
             v=MANIFEST_VERSION,
             suite=header.suite,
             kid=kid,
-            nonce=b64url(os.urandom(NONCE_LEN)),
+            nonce=b64url(os.urandom(NONCE_LEN) if nonce is None else nonce),
             batch_id=header.batch_id,
             seq=header.seq,
             sender=header.sender,
@@ -115,10 +118,13 @@ class Manifest:
         )
 
 
-def sign_manifest(manifest: Manifest, private_key: PrivateKey, kty: str) -> tuple[bytes, bytes]:
-    """Return (manifest bytes, detached signature)."""
+def sign_manifest(
+    manifest: Manifest, key: Signer | PrivateKey, kty: str | None = None
+) -> tuple[bytes, bytes]:
+    """Return (manifest bytes, detached signature). ``key`` is a :class:`Signer`, or a bare private key
+    of type ``kty`` used with that type's default parameters."""
     raw = manifest.encode()
-    return raw, signing_key_type(kty).sign(private_key, MANIFEST_DOMAIN + raw)
+    return raw, as_signer(key, kty, manifest.kid).sign(MANIFEST_DOMAIN + raw)
 
 
 def verify_manifest(
@@ -140,6 +146,6 @@ def verify_manifest(
         )
     if entry.kty != suite.sign_kty:
         raise KeyringError(f"签名密钥 {manifest.kid} 的类型与套件 {suite.id} 不符", code="wrong_key_use")
-    signing_key_type(entry.kty).verify(entry.public_key(), signature, MANIFEST_DOMAIN + raw)
+    entry.verify(signature, MANIFEST_DOMAIN + raw)
     keyring.get(manifest.kid, use="sign", at=manifest.created_at)
     return manifest

@@ -15,7 +15,7 @@ from typing import Literal
 
 from gateway.transfer.errors import FormatError, KeyringError
 from gateway.transfer.keyring import Keyring
-from gateway.transfer.keytypes import PrivateKey, signing_key_type
+from gateway.transfer.keytypes import PrivateKey, Signer, as_signer
 from gateway.transfer.wire import BATCH_ID_RE, HEX64_RE, ID_RE, KID_RE, Fields, canonical_json, parse_json
 
 RECEIPT_DOMAIN = b"gwenv1 receipt\0"
@@ -133,10 +133,10 @@ class Receipt:
         )
 
 
-def sign_receipt(receipt: Receipt, private_key: PrivateKey, kty: str) -> tuple[bytes, bytes]:
-    """Return (receipt bytes, detached signature)."""
+def sign_receipt(receipt: Receipt, key: Signer | PrivateKey, kty: str | None = None) -> tuple[bytes, bytes]:
+    """Return (receipt bytes, detached signature); ``key`` as for :func:`sign_manifest`."""
     raw = receipt.encode()
-    return raw, signing_key_type(kty).sign(private_key, RECEIPT_DOMAIN + raw)
+    return raw, as_signer(key, kty, receipt.hub_kid).sign(RECEIPT_DOMAIN + raw)
 
 
 def verify_receipt(raw: bytes, signature: bytes, keyring: Keyring, *, hub_id: str | None = None) -> Receipt:
@@ -149,6 +149,6 @@ def verify_receipt(raw: bytes, signature: bytes, keyring: Keyring, *, hub_id: st
     entry = keyring.get(receipt.hub_kid, use="sign")
     if entry.owner == keyring.party or (hub_id is not None and entry.owner != hub_id):
         raise KeyringError(f"回执签名密钥 {receipt.hub_kid} 不属于接收平台", code="receipt_wrong_signer")
-    signing_key_type(entry.kty).verify(entry.public_key(), signature, RECEIPT_DOMAIN + raw)
+    entry.verify(signature, RECEIPT_DOMAIN + raw)
     keyring.get(receipt.hub_kid, use="sign", at=receipt.received_at)
     return dataclasses.replace(receipt, signature=signature)

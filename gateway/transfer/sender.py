@@ -13,10 +13,10 @@ from gateway.transfer.envelope import SEGMENT_SIZE, seal
 from gateway.transfer.errors import KeyringError
 from gateway.transfer.keyring import KeyEntry, Keyring
 from gateway.transfer.keystore import GATEWAY_PASSPHRASE_ENV, KEYRING_FILE, KeyStore
-from gateway.transfer.keytypes import PrivateKey
+from gateway.transfer.keytypes import PrivateKey, Signer
 from gateway.transfer.manifest import Manifest, sign_manifest
 from gateway.transfer.provision import GATEWAY_DIR
-from gateway.transfer.suites import DEFAULT_SUITE_ID, Suite, get_suite
+from gateway.transfer.suites import DEFAULT_SUITE_ID, SUITES, Suite, get_suite, resolve_suite_id
 from gateway.transfer.wire import check_id
 
 
@@ -35,16 +35,22 @@ class Sender:
         self,
         sender_id: str,
         keyring: Keyring,
-        signing_keys: Mapping[str, PrivateKey],
+        signing_keys: Mapping[str, PrivateKey | Signer],
         *,
         suite_id: str = DEFAULT_SUITE_ID,
         segment_size: int = SEGMENT_SIZE,
     ) -> None:
+        """``signing_keys``: kid → Signer (an HSM, or a local key) or a bare private key of that kid.
+        ``suite_id`` is a full id or an alias (``default``, ``sm``: GATEWAY_SUITE)."""
         self.sender_id = check_id(sender_id, "发送方")
         self.keyring = keyring
+        suite_id = resolve_suite_id(suite_id)
         self.suite: Suite = get_suite(suite_id, (suite_id,))
         self.segment_size = segment_size
-        self._signing_keys = dict(signing_keys)
+        self._signing_keys: dict[str, Signer] = {
+            kid: key if isinstance(key, Signer) else keyring.get(kid, use="sign").signer(key)
+            for kid, key in signing_keys.items()
+        }
         hubs = keyring.owners("encrypt") - {self.sender_id}
         if len(hubs) != 1:
             raise KeyringError(
@@ -53,25 +59,35 @@ class Sender:
         (self.hub_id,) = hubs
 
     @classmethod
-    def load(cls, keys_dir: Path, sender_id: str, *, suite_id: str = DEFAULT_SUITE_ID) -> Sender:
-        """``keys_dir`` is the directory given to generate_keys (with gateway/ inside) or gateway/ itself."""
+    def load(
+        cls,
+        keys_dir: Path,
+        sender_id: str,
+        *,
+        suite_id: str = DEFAULT_SUITE_ID,
+        passphrase: str | bytes | None = None,
+    ) -> Sender:
+        """``keys_dir`` is the directory given to generate_keys (with gateway/ inside) or gateway/ itself.
+        ``passphrase`` overrides GATEWAY_KEY_PASSPHRASE(_FILE); only the suite's signing keys are loaded."""
         nested = keys_dir / GATEWAY_DIR
-        store = KeyStore(nested if (nested / KEYRING_FILE).is_file() else keys_dir, GATEWAY_PASSPHRASE_ENV)
+        root = nested if (nested / KEYRING_FILE).is_file() else keys_dir
+        store = KeyStore.open(root, GATEWAY_PASSPHRASE_ENV, passphrase)
         keyring = store.load_keyring()
         if keyring.party != sender_id:
             raise KeyringError(f"密钥环属于 {keyring.party}，不是 {sender_id}", code="keyring_party_mismatch")
-        own = [e for e in keyring.entries if e.owner == sender_id and e.use == "sign"]
-        keys = {e.kid: store.load_private(e) for e in own if store.has_private(e.kid)}
+        sign_kty = get_suite(resolve_suite_id(suite_id), SUITES).sign_kty
+        own = [e for e in keyring.entries if e.owner == sender_id and e.use == "sign" and e.kty == sign_kty]
+        keys = {e.kid: store.signer(e) for e in own if store.has_private(e.kid)}
         if not keys:
             raise KeyringError(f"{store.root} 中没有 {sender_id} 的签名私钥", code="private_key_missing")
         return cls(sender_id, keyring, keys, suite_id=suite_id)
 
     def recipient(self, at: int) -> KeyEntry:
         """The hub's newest encryption key valid at ``at`` (the hub publishes its next key ahead of time)."""
-        return self.keyring.current(owner=self.hub_id, use="encrypt", at=at)
+        return self.keyring.current(owner=self.hub_id, use="encrypt", at=at, kty=self.suite.encrypt_kty)
 
     def signing_entry(self, at: int) -> KeyEntry:
-        entry = self.keyring.current(owner=self.sender_id, use="sign", at=at)
+        entry = self.keyring.current(owner=self.sender_id, use="sign", at=at, kty=self.suite.sign_kty)
         if entry.kid not in self._signing_keys:
             raise KeyringError(f"当前签名密钥 {entry.kid} 没有对应的私钥文件", code="private_key_missing")
         return entry
@@ -110,5 +126,5 @@ class Sender:
         finally:
             tmp.unlink(missing_ok=True)
         manifest = Manifest.for_envelope(info, kid=signer.kid)
-        raw, signature = sign_manifest(manifest, self._signing_keys[signer.kid], signer.kty)
+        raw, signature = sign_manifest(manifest, self._signing_keys[signer.kid])
         return Sealed(manifest=raw, signature=signature, envelope_sha256=info.envelope_sha256, size=info.size)

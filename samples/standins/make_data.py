@@ -340,6 +340,9 @@ for serial, entity in enumerate(rng.sample(with_uscc, 32), start=1):
             "validUntil": (made + dt.timedelta(days=365 * rng.choice([1, 2, 3]))).strftime("%Y-%m-%d"),
             "performanceStatus": status,
             "unfulfilledContent": None if status == "全部履行" else "未在承诺期限内补齐消防验收合格证明",
+            "breachAccountability": None
+            if status == "全部履行"
+            else "撤销容缺受理决定，将违诺信息记入信用记录，一年内不再适用告知承诺制",
             "acceptOrg": accept[0],
             "acceptOrgCode": accept[1],
             "publicType": rng.choice(["可向社会公开"] * 4 + ["特定范围内公开"]),

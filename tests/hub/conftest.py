@@ -121,7 +121,7 @@ def validator(schemas_dir: Path) -> BatchValidator:
 
 @pytest.fixture
 def keys_root(tmp_path: Path) -> Path:
-    generate_keys(tmp_path / "keys", SENDER, HUB)
+    generate_keys(tmp_path / "keys", SENDER, HUB, insecure_plaintext=True)
     return tmp_path / "keys"
 
 

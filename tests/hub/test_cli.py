@@ -49,6 +49,7 @@ def test_serve_on_port_zero_announces_the_port_and_accepts_batches(
         "--schemas", str(settings.schemas),
         "--port", "0",
         "--log-level", "warning",
+        "--plain-http",
     )  # fmt: skip
     proc = subprocess.Popen(command, cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
@@ -92,6 +93,7 @@ def test_serve_refuses_to_start_without_keys(tmp_path: Path, schemas_dir: Path) 
             str(tmp_path / "none"),
             "--schemas",
             str(schemas_dir),
+            "--plain-http",
         ),
         cwd=REPO,
         capture_output=True,

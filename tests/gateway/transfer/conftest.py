@@ -18,7 +18,7 @@ HUB = "shanxi-hub"
 @pytest.fixture
 def keys_dir(tmp_path: Path) -> Path:
     root = tmp_path / "keys"
-    assert generate_keys(root, SENDER, HUB) is True
+    assert generate_keys(root, SENDER, HUB, insecure_plaintext=True) is True
     return root
 
 

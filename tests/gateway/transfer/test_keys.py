@@ -37,7 +37,7 @@ def _entry(owner: str, not_before: int, not_after: int) -> tuple[Ed25519PrivateK
 
 def test_generate_keys_writes_both_sides_once(tmp_path: Path) -> None:
     root = tmp_path / "keys"
-    assert generate_keys(root, "city-001", "shanxi-hub", valid_days=30) is True
+    assert generate_keys(root, "city-001", "shanxi-hub", valid_days=30, insecure_plaintext=True) is True
     gateway, hub = gateway_store(root).load_keyring(), hub_store(root).load_keyring()
     assert gateway.party == "city-001" and hub.party == "shanxi-hub"
     assert {(e.owner, e.use) for e in gateway.entries} == {
@@ -61,7 +61,7 @@ def test_generate_keys_writes_both_sides_once(tmp_path: Path) -> None:
 
 def test_generate_keys_refuses_a_half_written_directory(tmp_path: Path) -> None:
     root = tmp_path / "keys"
-    generate_keys(root, "city-001", "shanxi-hub")
+    generate_keys(root, "city-001", "shanxi-hub", insecure_plaintext=True)
     (root / "hub" / "keyring.json").unlink()
     with pytest.raises(KeyringError) as err:
         generate_keys(root, "city-001", "shanxi-hub")
@@ -148,7 +148,7 @@ def test_private_keys_are_encrypted_when_a_passphrase_is_set(
 
 def test_unencrypted_private_keys_readable_by_others_are_refused(tmp_path: Path) -> None:
     root = tmp_path / "keys"
-    generate_keys(root, "city-001", "shanxi-hub")
+    generate_keys(root, "city-001", "shanxi-hub", insecure_plaintext=True)
     (pem,) = (root / "gateway" / "private").iterdir()
     os.chmod(pem, 0o644)
     with pytest.raises(KeyringError) as err:
@@ -158,7 +158,7 @@ def test_unencrypted_private_keys_readable_by_others_are_refused(tmp_path: Path)
 
 def test_a_private_key_file_must_match_its_kid(tmp_path: Path) -> None:
     root = tmp_path / "keys"
-    generate_keys(root, "city-001", "shanxi-hub")
+    generate_keys(root, "city-001", "shanxi-hub", insecure_plaintext=True)
     store = gateway_store(root)
     (entry,) = [e for e in store.load_keyring().entries if e.owner == "city-001"]
     other = next((root / "hub" / "private").glob("ed25519_*.pem"))
@@ -170,7 +170,7 @@ def test_a_private_key_file_must_match_its_kid(tmp_path: Path) -> None:
 
 def test_private_keys_are_never_overwritten(tmp_path: Path) -> None:
     root = tmp_path / "keys"
-    generate_keys(root, "city-001", "shanxi-hub")
+    generate_keys(root, "city-001", "shanxi-hub", insecure_plaintext=True)
     store = gateway_store(root)
     (entry,) = [e for e in store.load_keyring().entries if e.owner == "city-001"]
     with pytest.raises(FileExistsError):
@@ -180,7 +180,7 @@ def test_private_keys_are_never_overwritten(tmp_path: Path) -> None:
 
 def test_keys_start_slightly_in_the_past(tmp_path: Path) -> None:
     root = tmp_path / "keys"
-    generate_keys(root, "city-001", "shanxi-hub")
+    generate_keys(root, "city-001", "shanxi-hub", insecure_plaintext=True)
     now = int(time.time())
     for entry in gateway_store(root).load_keyring().entries:
         assert entry.valid_at(now - 600)

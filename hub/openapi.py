@@ -1,0 +1,256 @@
+"""The hub's HTTP interface described for OpenAPI: bodies, headers, status codes, mutual TLS.
+
+The push endpoint reads its body as a raw stream and its headers by hand (FastAPI would otherwise
+buffer the envelope and answer a missing header with its own 422 instead of the protocol's
+``missing_header``), so nothing about them can be inferred from the function signatures. Everything
+is declared here instead, next to the models of the JSON bodies; the models only document, they never
+parse or serialise (gateway.transfer does that, byte-exactly). docs/hub-openapi.json is generated from
+this (``python -m hub openapi``) and a test fails when the two differ.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any, Literal
+
+from fastapi import FastAPI
+from fastapi.openapi.utils import get_openapi
+from pydantic import BaseModel, ConfigDict, Field
+
+from gateway.transfer.protocol import (
+    ENVELOPE_MEDIA_TYPE,
+    IDEMPOTENCY_HEADER,
+    MANIFEST_HEADER,
+    RECEIPT_SIGNATURE_HEADER,
+    REPLAYED_HEADER,
+    SIGNATURE_HEADER,
+)
+
+TITLE = "省级平台参考实现（reference provincial hub）"
+VERSION = "1"
+SUMMARY = "接收网关推送的加密签名批次（GWENV1），验证、解密、校验、入库并返回签名回执"
+DESCRIPTION = (
+    "The wire format, every check and every error code are specified in docs/protocol.md; this document "
+    "describes the HTTP surface. Over HTTPS the hub requires a client certificate from its client CA "
+    "(TLS 1.3), and for a push the certificate's subject CN must equal the manifest's `sender`."
+)
+MUTUAL_TLS = "mutualTLS"
+
+_BATCH_ID = r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$"
+_PARTY_ID = r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$"
+_SHA256 = r"^[0-9a-f]{64}$"
+_BASE64 = r"^[A-Za-z0-9+/]+={0,2}$"
+
+
+class Problem(BaseModel):
+    code: str = Field(description="stable machine code (docs/protocol.md §7.3)")
+    message: str = Field(description="中文说明，供工程师阅读")
+
+
+class Error(BaseModel):
+    """A plain, unsigned refusal: the hub could not (or need not) identify the sender."""
+
+    error: Problem
+
+
+class Rejection(BaseModel):
+    index: int = Field(ge=0, description="0-based position of the record in the batch")
+    key: str = Field(description="the record's natural key (Record/@key)")
+    code: str
+    message: str
+
+
+class Receipt(BaseModel):
+    """The hub's signed answer, as canonical JSON; the signature is in X-Hub-Receipt-Signature.
+
+    Verify the signature over the exact bytes received (docs/protocol.md §5) before reading a field.
+    """
+
+    v: Literal[1]
+    batch_id: str = Field(pattern=_BATCH_ID)
+    sender: str = Field(pattern=_PARTY_ID)
+    envelope_sha256: str = Field(pattern=_SHA256)
+    status: Literal["accepted", "rejected"]
+    accepted: int = Field(ge=0, description="records stored; 0 when rejected")
+    rejected: list[Rejection] = Field(description="refused records, at most 1000")
+    error: Problem | None = Field(description="why the batch was rejected; null when accepted")
+    received_at: int = Field(description="hub time, Unix seconds")
+    hub_kid: str = Field(description="the hub signing key that signed this receipt")
+
+
+class Health(BaseModel):
+    status: Literal["ok"]
+    hub: str = Field(description="the hub's party id")
+    time: int = Field(description="hub time, Unix seconds (compare with your clock: manifests allow 300 s)")
+
+
+class KeyEntry(BaseModel):
+    model_config = ConfigDict(extra="allow")
+
+    kid: str
+    kty: str = Field(description="key type, e.g. X25519 (encrypt) or Ed25519 (sign)")
+    use: Literal["encrypt", "sign"]
+    owner: str = Field(pattern=_PARTY_ID)
+    public: str = Field(description="raw public key, base64url without padding")
+    not_before: int
+    not_after: int
+    params: dict[str, Any] | None = Field(default=None, description="key-type parameters, when it has any")
+
+
+class Keyring(BaseModel):
+    """Only the hub's own public keys (docs/protocol.md §6); senders' keys are never published."""
+
+    v: Literal[1]
+    party: str = Field(pattern=_PARTY_ID)
+    keys: list[KeyEntry]
+
+
+def _ref(model: type[BaseModel]) -> dict[str, str]:
+    return {"$ref": f"#/components/schemas/{model.__name__}"}
+
+
+def _header(description: str, pattern: str | None = None) -> dict[str, Any]:
+    schema: dict[str, Any] = {"type": "string"}
+    if pattern is not None:
+        schema["pattern"] = pattern
+    return {"description": description, "schema": schema}
+
+
+def _signature_headers(*, always: bool) -> dict[str, Any]:
+    when = "" if always else "; present exactly when the body is a receipt"
+    return {
+        RECEIPT_SIGNATURE_HEADER: {
+            **_header(
+                f"base64 of the hub's signature over the receipt bytes (docs/protocol.md §5){when}", _BASE64
+            ),
+            "required": always,
+        },
+        REPLAYED_HEADER: _header("`true` when this is the stored answer to a batch already decided"),
+    }
+
+
+def _answer(description: str, schema: dict[str, Any], *, always_signed: bool) -> dict[str, Any]:
+    return {
+        "description": description,
+        "content": {"application/json": {"schema": schema}},
+        "headers": _signature_headers(always=always_signed),
+    }
+
+
+_EITHER = {"oneOf": [_ref(Receipt), _ref(Error)]}
+
+PUSH_RESPONSES: dict[int | str, dict[str, Any]] = {
+    200: {
+        "model": Receipt,
+        "description": "accepted (new, or the stored receipt of a batch already accepted)",
+        "headers": _signature_headers(always=True),
+    },
+    400: {
+        "model": Error,
+        "description": "`missing_header`, `bad_manifest`, `unsupported_suite`, `idempotency_key_mismatch`",
+    },
+    401: {
+        "model": Error,
+        "description": (
+            "`unknown_kid`, `bad_signature`, `key_not_valid`, `wrong_key_use`, `unsupported_key_type`"
+        ),
+    },
+    403: {
+        "model": Error,
+        "description": (
+            "`sender_mismatch` (signing key of another party); `certificate_sender_mismatch` (the client "
+            "certificate's CN is not the manifest's sender); `client_certificate_required` (HTTPS "
+            "without a verified client certificate)"
+        ),
+    },
+    409: _answer(
+        "signed rejection: `batch_conflict`, `replayed_nonce`, `seq_not_increasing`",
+        _ref(Receipt),
+        always_signed=True,
+    ),
+    413: _answer(
+        "`too_large`: a signed rejection when the manifest declares the size, else a plain error",
+        _EITHER,
+        always_signed=False,
+    ),
+    422: _answer(
+        "signed rejection: `stale_timestamp`, `unknown_recipient_kid`, `header_mismatch`, "
+        "`unsupported_content_type`, envelope codes, `payload_mismatch`, `invalid_xml` (with per-record "
+        "`rejected`); plain error: `envelope_mismatch` (the body is not the envelope the manifest names)",
+        _EITHER,
+        always_signed=False,
+    ),
+    500: {"model": Error, "description": "`internal_error` (retry later)"},
+}
+
+PUSH_DESCRIPTION = (
+    "The batch id is the idempotency key: a retry of a decided batch gets the stored answer "
+    f"(`{REPLAYED_HEADER}: true`), never a second processing. Over HTTPS the client certificate's CN must "
+    "equal the manifest's `sender`. Answers are a signed receipt (verify it before trusting it) or a plain "
+    "error; 5xx and 429 are worth retrying, other 4xx are final for this sealed batch."
+)
+
+PUSH_REQUEST: dict[str, Any] = {
+    "parameters": [
+        {
+            "name": IDEMPOTENCY_HEADER,
+            "in": "header",
+            "required": True,
+            **_header("the batch id; must equal the manifest's batch_id", _BATCH_ID),
+        },
+        {
+            "name": MANIFEST_HEADER,
+            "in": "header",
+            "required": True,
+            **_header(
+                "standard base64 (with padding) of the canonical manifest bytes, ≤ 4096 bytes", _BASE64
+            ),
+        },
+        {
+            "name": SIGNATURE_HEADER,
+            "in": "header",
+            "required": True,
+            **_header("standard base64 of the detached manifest signature", _BASE64),
+        },
+    ],
+    "requestBody": {
+        "required": True,
+        "description": (
+            "the GWENV1 envelope, streamed; its size and SHA-256 must equal the manifest's `size` and "
+            "`envelope_sha256`"
+        ),
+        "content": {ENVELOPE_MEDIA_TYPE: {"schema": {"type": "string", "format": "binary"}}},
+    },
+}
+
+HEALTH_RESPONSES: dict[int | str, dict[str, Any]] = {200: {"model": Health, "description": "the hub runs"}}
+KEYS_RESPONSES: dict[int | str, dict[str, Any]] = {
+    200: {"model": Keyring, "description": "the hub's own public keyring"}
+}
+
+
+def document(app: FastAPI) -> dict[str, Any]:
+    """The OpenAPI document of ``app`` with the mutual-TLS security scheme (OpenAPI 3.1) applied."""
+    schema = get_openapi(
+        title=app.title,
+        version=app.version,
+        summary=app.summary,
+        description=app.description,
+        routes=app.routes,
+    )
+    schema.setdefault("components", {})["securitySchemes"] = {
+        MUTUAL_TLS: {
+            "type": "mutualTLS",
+            "description": (
+                "TLS 1.3 with a client certificate issued by the hub's client CA (EKU clientAuth); "
+                "the subject CN is the sender id. Plain HTTP only on loopback with `--plain-http`."
+            ),
+        }
+    }
+    schema["security"] = [{MUTUAL_TLS: []}]
+    return schema
+
+
+def text(app: FastAPI) -> str:
+    """What docs/hub-openapi.json holds: stable key order, UTF-8, a final newline."""
+    return json.dumps(document(app), ensure_ascii=False, indent=2) + "\n"
