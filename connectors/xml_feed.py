@@ -780,9 +780,13 @@ def run_feed(
 ) -> FeedRun:
     """Take every new export file of ``source_id``'s feed, in order; each lands as one unit.
 
-    ``conn`` (the share the folder is under) defaults to the Airflow Connection named in the pull block.
+    ``conn`` (the share the folder is under) defaults to the Airflow Connection named in the pull block;
+    its extra ``settle_seconds`` overrides the pull block's (a share that writes atomically needs none).
     """
-    pull = pull_block(settings, source_id)
+    pull = dict(pull_block(settings, source_id))
     target = conn if conn is not None else airflow_connection(str(pull["connection"]))
+    extra = getattr(target, "extra_dejson", None) or {}
+    if "settle_seconds" in extra:  # how files arrive is a property of the share, so its connection may say
+        pull["settle_seconds"] = float(extra["settle_seconds"])
     config = FeedConfig.from_pull(pull, root=feed_root(target), base=settings.schemas_dir.parent)
     return XmlFeed(source_id, config, clock=clock).run(settings)

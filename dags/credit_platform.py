@@ -1,14 +1,14 @@
 """信用中国(忻州): serious-dishonesty list, credit commitments, credit repair.
 
 Pulled from the credit platform's API by updated-since cursor, landed, mapped, validated, attached and
-stored (see dags/common/pulled.py)."""
+stored (see dags/gateway_common/pulled.py)."""
 
 from __future__ import annotations
 
 from datetime import timedelta
 
 from airflow.sdk import DAG
-from common.pulled import pulled_source_dag
+from gateway_common.pulled import pulled_source_dag
 
 # Module-level DAG object: Airflow's parser also only looks at files that mention airflow and dag.
 dag: DAG = pulled_source_dag(

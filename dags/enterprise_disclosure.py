@@ -1,13 +1,13 @@
 """国家企业信用信息公示系统(山西): market entities (the registry), abnormal operations, spot-check results.
 
-Pulled from the disclosure system's API by updated-since cursor (see dags/common/pulled.py)."""
+Pulled from the disclosure system's API by updated-since cursor (see dags/gateway_common/pulled.py)."""
 
 from __future__ import annotations
 
 from datetime import timedelta
 
 from airflow.sdk import DAG
-from common.pulled import pulled_source_dag
+from gateway_common.pulled import pulled_source_dag
 
 # Module-level DAG object: Airflow's parser also only looks at files that mention airflow and dag.
 dag: DAG = pulled_source_dag(

@@ -1,12 +1,12 @@
 """Departments' front-end staging databases (前置库): 行政检查行为 and other 互联网+监管 tables, pulled by
-(update time, key) keyset cursor in chunks (see dags/common/pulled.py and docs/connectors.md)."""
+(update time, key) keyset cursor in chunks (see dags/gateway_common/pulled.py and docs/connectors.md)."""
 
 from __future__ import annotations
 
 from datetime import timedelta
 
 from airflow.sdk import DAG
-from common.pulled import pulled_source_dag
+from gateway_common.pulled import pulled_source_dag
 
 # Module-level DAG object: Airflow's parser also only looks at files that mention airflow and dag.
 dag: DAG = pulled_source_dag(

@@ -175,7 +175,10 @@ def source_connections(settings: Settings, credit_api: str) -> dict[str, str]:
         },
         "xz_gsxt": {**http, "password": DEMO_TOKEN, "extra": {"auth": "token"}},
         "xz_amr_qzk": {"conn_type": "sqlite", "host": str(settings.home / "staging" / "xz_amr_staging.db")},
-        "court_share": {"conn_type": "fs", "extra": {"path": str(settings.home / "feeds")}},
+        "court_share": {
+            "conn_type": "fs",
+            "extra": {"path": str(settings.home / "feeds"), "settle_seconds": 0},
+        },
     }
     return {f"AIRFLOW_CONN_{conn_id.upper()}": json.dumps(value) for conn_id, value in connections.items()}
 

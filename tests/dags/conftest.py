@@ -10,9 +10,12 @@ import os
 import subprocess
 import sys
 import tempfile
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+
+from gateway.settings import Settings
 
 ROOT = Path(__file__).resolve().parents[2]
 AIRFLOW_HOME = Path(tempfile.mkdtemp(prefix="gateway-airflow-"))
@@ -25,6 +28,9 @@ os.environ.update(
         "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": f"sqlite:///{AIRFLOW_HOME / 'airflow.db'}",
     }
 )
+# Airflow's dag-processor puts the bundle root (dags/) on sys.path, so DAG files import their shared
+# package gateway_common; an in-process DagBag does not, so the tests do it.
+sys.path.insert(0, str(ROOT / "dags"))
 
 
 @pytest.fixture(scope="session")
@@ -34,3 +40,32 @@ def airflow_db() -> Path:
     )
     assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-2000:]
     return AIRFLOW_HOME
+
+
+@pytest.fixture(scope="module")
+def world(tmp_path_factory: pytest.TempPathFactory, airflow_db: Path) -> Iterator[tuple[Settings, str]]:
+    """A gateway home with keys and a migrated database, and a running hub, shared by one test module."""
+    from gateway.demo import HUB_ID, local_hub
+    from gateway.store.db import migrate
+    from gateway.transfer import generate_keys
+
+    home = tmp_path_factory.mktemp("e2e")
+    settings = Settings.from_env({"GATEWAY_HOME": str(home / "var"), "GATEWAY_SETTLE_SECONDS": "0"})
+    settings.ensure_dirs()
+    migrate(settings.database_url)
+    generate_keys(settings.keys_dir, settings.sender_id, HUB_ID, insecure_plaintext=True)
+    with local_hub(settings, home / "logs", keep=False) as url:
+        yield settings, url
+
+
+@pytest.fixture
+def gateway_env(world: tuple[Settings, str], monkeypatch: pytest.MonkeyPatch) -> Settings:
+    """The environment DAG tasks read their settings from (dag.test() runs them in this process)."""
+    settings, url = world
+    for name, value in {
+        "GATEWAY_HOME": str(settings.home),
+        "GATEWAY_HUB_URL": url,
+        "GATEWAY_SETTLE_SECONDS": "0",
+    }.items():
+        monkeypatch.setenv(name, value)
+    return settings

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
-DAG_FILES = sorted((ROOT / "dags").glob("*.py"))  # dags/common/ holds shared wiring (.airflowignore)
+DAG_FILES = sorted((ROOT / "dags").glob("*.py"))  # dags/gateway_common/: shared wiring (.airflowignore)
 
 
 @pytest.fixture(scope="module")
@@ -22,7 +22,11 @@ def dagbag():  # type: ignore[no-untyped-def]
 def test_no_import_errors(dagbag) -> None:  # type: ignore[no-untyped-def]
     assert dagbag.import_errors == {}
     assert set(dagbag.dag_ids) == {
-        "department_files", "deliver_to_province", "credit_platform", "enterprise_disclosure", "judicial_feed",
+        "department_files",
+        "deliver_to_province",
+        "credit_platform",
+        "enterprise_disclosure",
+        "judicial_feed",
         "staging_tables",
     }
 
@@ -42,5 +46,10 @@ def test_dag_files_do_not_import_heavy_modules_at_parse_time(path: Path) -> None
         "heavy = sorted(m for m in sys.modules if m.split('.')[0] in {'gateway', 'connectors', 'pyarrow', "
         "'xmlschema', 'hub'}); print(','.join(heavy))"
     )
-    out = subprocess.run([sys.executable, "-c", probe, str(path), str(ROOT / "dags")], capture_output=True, text=True, check=True)
+    out = subprocess.run(
+        [sys.executable, "-c", probe, str(path), str(ROOT / "dags")],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
     assert out.stdout.strip() == ""

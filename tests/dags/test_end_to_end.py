@@ -5,54 +5,17 @@ from __future__ import annotations
 import csv
 import io
 import shutil
-from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 from lxml import etree
 from rich.console import Console
 
-from gateway.demo import HUB_ID, hub_report, local_hub
+from gateway.demo import hub_report
 from gateway.settings import REPO_ROOT, Settings
-from gateway.store.db import migrate
+from tests.dags.dagrun import run
 
 pytestmark = pytest.mark.e2e
 SAMPLES = REPO_ROOT / "samples" / "inbox"
-
-
-@pytest.fixture(scope="module")
-def world(tmp_path_factory: pytest.TempPathFactory, airflow_db: Path) -> Iterator[tuple[Settings, str]]:
-    """A gateway home with keys and a migrated database, and a running hub, shared by the tests below."""
-    from gateway.transfer import generate_keys
-
-    home = tmp_path_factory.mktemp("e2e")
-    settings = Settings.from_env({"GATEWAY_HOME": str(home / "var"), "GATEWAY_SETTLE_SECONDS": "0"})
-    settings.ensure_dirs()
-    migrate(settings.database_url)
-    generate_keys(settings.keys_dir, settings.sender_id, HUB_ID, insecure_plaintext=True)
-    with local_hub(settings, home / "logs", keep=False) as url:
-        yield settings, url
-
-
-@pytest.fixture
-def gateway_env(world: tuple[Settings, str], monkeypatch: pytest.MonkeyPatch) -> Settings:
-    settings, url = world
-    for name, value in {
-        "GATEWAY_HOME": str(settings.home),
-        "GATEWAY_HUB_URL": url,
-        "GATEWAY_SETTLE_SECONDS": "0",
-    }.items():
-        monkeypatch.setenv(name, value)
-    return settings
-
-
-def run(dag_id: str) -> None:
-    from airflow.dag_processing.dagbag import DagBag
-    from airflow.utils.state import DagRunState
-
-    dag = DagBag(dag_folder=str(REPO_ROOT / "dags")).dags[dag_id]
-    run = dag.test()
-    assert run.state == DagRunState.SUCCESS, f"{dag_id} ended {run.state}"
 
 
 def drop_all_samples(settings: Settings) -> None:
@@ -75,6 +38,8 @@ def test_first_run_delivers_every_attached_record(gateway_env: Settings) -> None
     assert types["admin_license"]["i"] == 5
     # 9 of 11 inspections are valid; the 个人 among them is sent without an entity.
     assert types["inspection_action"]["i"] == 9
+    # The 互联网+监管 penalty and coercive actions and the 12345 complaints: all but one row of each file.
+    assert (types["penalty_action"]["i"], types["coercion_action"]["i"], types["complaint"]["i"]) == (6, 5, 7)
     assert report["batches"]["rejected"] == 0
     received = sorted((settings.home / "hub" / "received").rglob("*.xml"))
     assert len(received) == report["batches"]["accepted"] >= 2
@@ -82,7 +47,7 @@ def test_first_run_delivers_every_attached_record(gateway_env: Settings) -> None
     for path in received:
         schema.assertValid(etree.parse(str(path)))
     receipts = list(settings.dropzone.rglob("*.receipt.txt"))
-    assert len(receipts) == 5
+    assert len(receipts) == 8
 
 
 def test_second_run_sends_nothing_new(gateway_env: Settings) -> None:
