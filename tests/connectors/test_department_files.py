@@ -24,7 +24,7 @@ def test_every_sample_gets_archived_with_a_receipt(settings: Settings) -> None:
         for sample in folder.iterdir():
             drop(settings, folder.name, sample)
     waiting = scan_inboxes(settings)
-    assert len(waiting) == 5
+    assert len(waiting) == 8
     results = [process_file(settings, item["department"], item["path"]) for item in waiting]
     by_file = {r["file"]: r for r in results}
     assert by_file["处罚决定书扫描件.csv"]["status"] == "rejected"
@@ -37,7 +37,8 @@ def test_every_sample_gets_archived_with_a_receipt(settings: Settings) -> None:
         assert Path(f"{archived}.receipt.csv").exists() and Path(f"{archived}.receipt.txt").exists()
     assert scan_inboxes(settings) == []
     totals = log_summary(results)
-    assert totals["files"] == 5 and totals["accepted"] == 10 + 4 + 5 + 9  # 9 of 11 inspections
+    # 9 of 11 inspections; then 6 of 7 penalty actions, 5 of 6 coercive actions, 7 of 8 complaints.
+    assert totals["files"] == 8 and totals["accepted"] == 10 + 4 + 5 + 9 + 6 + 5 + 7
 
 
 def test_second_drop_of_the_same_file_is_answered_as_duplicate(settings: Settings) -> None:
