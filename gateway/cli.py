@@ -16,6 +16,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from gateway.deliveries_cli import app as deliveries_app
 from gateway.ids.cli import app as ids_app
 from gateway.keys_cli import app as keys_app
 from gateway.settings import Settings
@@ -37,6 +38,7 @@ app.add_typer(db_app, name="db")
 app.add_typer(keys_app, name="keys")
 app.add_typer(queue_app, name="queue")
 app.add_typer(entity_app, name="entity")
+app.add_typer(deliveries_app, name="deliveries")
 # Pipes and CI logs get a wide console: Chinese cells truncated at 80 columns help nobody.
 console = Console(soft_wrap=True, width=None if sys.stdout.isatty() else 200)
 

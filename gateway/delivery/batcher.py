@@ -3,26 +3,32 @@
 The batch row, its sequence number and the outbox rows' batch_id commit together, after the XML file is
 complete on disk; a crash before the commit leaves the outbox rows pending and the next run builds the
 batch again (the half-written XML is overwritten under the same name).
+
+Memory stays flat however large a batch is: the rows are claimed by one UPDATE (no list of ids in Python)
+and rendered from a streamed query, one record at a time.
 """
 
 from __future__ import annotations
 
 import logging
 import os
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
-from sqlalchemy import Connection, func, insert, select, update
+from sqlalchemy import Connection, and_, delete, func, insert, select, update
 
+from gateway.delivery import ledger, states
 from gateway.delivery.render import RenderRow, render_batch
 from gateway.schema.model import RecordType
 from gateway.settings import Settings
 from gateway.store.db import engine_for
-from gateway.store.tables import audit, delivery_batch, outbox, record, record_version
+from gateway.store.tables import delivery_batch, outbox, record, record_version
 
 log = logging.getLogger(__name__)
+# Rows fetched at a time while rendering: memory is bounded by this many records, whatever the batch size.
+STREAM_ROWS = 256
 
 
 @dataclass(frozen=True)
@@ -43,11 +49,8 @@ def pending_counts(conn: Connection) -> dict[str, int]:
     return {rtype: n for rtype, n in conn.execute(stmt)}
 
 
-def _next_seq(conn: Connection) -> int:
-    return int(conn.execute(select(func.coalesce(func.max(delivery_batch.c.seq), 0))).scalar_one()) + 1
-
-
-def _rows(conn: Connection, outbox_ids: list[int]) -> list[RenderRow]:
+def _rows(conn: Connection, batch_id: str) -> Iterator[RenderRow]:
+    """The batch's records in outbox order, which is the order the hub numbers them in its receipt."""
     stmt = (
         select(
             record_version.c.operation,
@@ -65,11 +68,11 @@ def _rows(conn: Connection, outbox_ids: list[int]) -> list[RenderRow]:
                 record, record.c.id == record_version.c.record_id
             )
         )
-        .where(outbox.c.id.in_(outbox_ids))
+        .where(outbox.c.batch_id == batch_id)
         .order_by(outbox.c.id)
     )
-    return [
-        RenderRow(
+    for r in conn.execute(stmt, execution_options={"yield_per": STREAM_ROWS}):
+        yield RenderRow(
             op=r.operation,
             record_id=r.record_id,
             key=r.natural_key,
@@ -80,27 +83,22 @@ def _rows(conn: Connection, outbox_ids: list[int]) -> list[RenderRow]:
             source_sha256=r.source_sha256,
             source_row=r.source_row,
         )
-        for r in conn.execute(stmt)
-    ]
 
 
-def build_one(conn: Connection, settings: Settings, rtype: RecordType, now: datetime) -> BuiltBatch | None:
-    ids = list(
-        conn.execute(
-            select(outbox.c.id)
-            .where(outbox.c.batch_id.is_(None), outbox.c.record_type == rtype.name)
-            .order_by(outbox.c.id)
-            .limit(settings.batch_max_records)
-        ).scalars()
-    )
-    if not ids:
-        return None
-    seq = _next_seq(conn)
-    batch_id = f"{now:%Y%m%d}-{seq:06d}-{rtype.name}"
-    rows = _rows(conn, ids)
-    settings.outbox_dir.mkdir(parents=True, exist_ok=True)
-    xml_path = settings.outbox_dir / f"{batch_id}.xml"
-    tmp = xml_path.with_suffix(".xml.tmp")
+def render_to(
+    conn: Connection,
+    settings: Settings,
+    rtype: RecordType,
+    *,
+    batch_id: str,
+    seq: int,
+    created_at: datetime,
+    count: int,
+    path: Path,
+) -> None:
+    """Render the records that carry ``batch_id`` into ``path``, atomically (fsync, then rename)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(path.name + ".tmp")
     with tmp.open("wb") as handle:
         render_batch(
             handle,
@@ -108,13 +106,22 @@ def build_one(conn: Connection, settings: Settings, rtype: RecordType, now: date
             batch_id=batch_id,
             seq=seq,
             sender=settings.sender_id,
-            created_at=now,
-            count=len(rows),
-            rows=rows,
+            created_at=created_at,
+            count=count,
+            rows=_rows(conn, batch_id),
         )
         handle.flush()
         os.fsync(handle.fileno())
-    os.replace(tmp, xml_path)
+    os.replace(tmp, path)
+
+
+def build_one(conn: Connection, settings: Settings, rtype: RecordType, now: datetime) -> BuiltBatch | None:
+    pending = and_(outbox.c.batch_id.is_(None), outbox.c.record_type == rtype.name)
+    if conn.execute(select(outbox.c.id).where(pending).limit(1)).first() is None:
+        return None
+    seq = ledger.next_seq(conn)
+    batch_id = f"{now:%Y%m%d}-{seq:06d}-{rtype.name}"
+    xml_path = settings.outbox_dir / f"{batch_id}.xml"
     conn.execute(
         insert(delivery_batch),
         [
@@ -122,33 +129,31 @@ def build_one(conn: Connection, settings: Settings, rtype: RecordType, now: date
                 "batch_id": batch_id,
                 "seq": seq,
                 "record_type": rtype.name,
-                "records": len(rows),
-                "status": "built",
+                "records": 0,
+                "status": states.BUILT,
                 "xml_path": str(xml_path),
                 "attempts": 0,
                 "created_at": now,
                 "updated_at": now,
+                "open_since": now,
             }
         ],
     )
-    for start in range(0, len(ids), 500):
-        conn.execute(
-            update(outbox).where(outbox.c.id.in_(ids[start : start + 500])).values(batch_id=batch_id)
-        )
-    conn.execute(
-        insert(audit),
-        [
-            {
-                "at": now,
-                "actor": "batcher",
-                "action": "batch.built",
-                "subject_type": "delivery_batch",
-                "subject_id": batch_id,
-                "detail": f'{{"records": {len(rows)}, "seq": {seq}}}',
-            }
-        ],
-    )
-    return BuiltBatch(batch_id, seq, rtype.name, len(rows), xml_path)
+    # "batch_id IS NULL" is repeated outside the subquery so that on PostgreSQL a row another builder claimed
+    # meanwhile is re-checked after its lock is released and skipped, never claimed twice.
+    claim = select(outbox.c.id).where(pending).order_by(outbox.c.id).limit(settings.batch_max_records)
+    count = conn.execute(
+        update(outbox)
+        .where(outbox.c.id.in_(claim.scalar_subquery()), outbox.c.batch_id.is_(None))
+        .values(batch_id=batch_id)
+    ).rowcount
+    if count == 0:
+        conn.execute(delete(delivery_batch).where(delivery_batch.c.batch_id == batch_id))
+        return None
+    render_to(conn, settings, rtype, batch_id=batch_id, seq=seq, created_at=now, count=count, path=xml_path)
+    conn.execute(update(delivery_batch).where(delivery_batch.c.batch_id == batch_id).values(records=count))
+    ledger.write_audit(conn, now, "batch.built", batch_id, {"records": count, "seq": seq})
+    return BuiltBatch(batch_id, seq, rtype.name, count, xml_path)
 
 
 def build_batches(settings: Settings, record_types: Mapping[str, RecordType]) -> list[BuiltBatch]:

@@ -125,8 +125,14 @@ record_version = Table(
     Column("source_row", Integer, nullable=False),
     Column("outbound", Boolean, nullable=False, server_default=false()),  # this version must reach the hub
     Column("created_at", DateTime(timezone=True), nullable=False),
+    # Set when the hub refused this version in a signed receipt: its code and message, in which batch, when.
+    Column("hub_code", String(64)),
+    Column("hub_message", Text),
+    Column("hub_batch_id", String(64)),
+    Column("hub_rejected_at", DateTime(timezone=True)),
     UniqueConstraint("record_id", "version"),
 )
+Index("ix_record_version_hub_batch_id", record_version.c.hub_batch_id)
 
 # Records that could not be attached to an entity wait here until an engineer settles them.
 resolution_queue = Table(
@@ -153,7 +159,8 @@ outbox = Table(
 )
 Index("ix_outbox_pending", outbox.c.record_type, outbox.c.batch_id)
 
-# One row per batch sent to the hub. seq is the sender's strictly increasing sequence number.
+# One row per batch sent to the hub. seq is the sender's strictly increasing sequence number. The states and
+# why each is committed before the next step: gateway/delivery/states.py.
 delivery_batch = Table(
     "delivery_batch",
     metadata,
@@ -161,7 +168,7 @@ delivery_batch = Table(
     Column("seq", BigInteger, nullable=False, unique=True),
     Column("record_type", String(64), nullable=False),
     Column("records", Integer, nullable=False),
-    Column("status", String(16), nullable=False),  # built | sealed | acknowledged | rejected | failed
+    Column("status", String(16), nullable=False),  # built | sealed | sent | acknowledged | rejected | dead
     Column("xml_path", String(1024)),
     Column("envelope_path", String(1024)),
     Column("envelope_sha256", String(64)),
@@ -173,6 +180,31 @@ delivery_batch = Table(
     Column("receipt_signature", Text),
     Column("created_at", DateTime(timezone=True), nullable=False),
     Column("updated_at", DateTime(timezone=True), nullable=False),
+    Column("last_code", String(64)),  # machine code of the last failure (the hub's, or the client's)
+    Column("seals", Integer, nullable=False, server_default="0"),  # envelopes made so far (delivery_seal)
+    Column("open_since", DateTime(timezone=True)),  # the dead-letter age counts from here (built or retried)
+    Column("sent_at", DateTime(timezone=True)),  # first push: from then on the hub may hold the batch
+    Column("next_attempt_at", DateTime(timezone=True)),  # backoff after a failure; NULL means due now
+    Column("dead_at", DateTime(timezone=True)),
+    Column("hub_rejected", Integer, nullable=False, server_default="0"),  # records the hub refused by name
+)
+Index("ix_delivery_batch_status", delivery_batch.c.status)
+
+# Every envelope ever sealed for a batch. Kept so that a batch id the hub stored under an earlier envelope
+# (its answer to a later one is batch_conflict) can still be settled with the receipt the hub holds.
+delivery_seal = Table(
+    "delivery_seal",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("batch_id", String(64), ForeignKey("delivery_batch.batch_id"), nullable=False),
+    Column("seal_no", Integer, nullable=False),
+    Column("seq", BigInteger, nullable=False),
+    Column("envelope_path", String(1024), nullable=False),
+    Column("envelope_sha256", String(64), nullable=False),
+    Column("manifest", Text, nullable=False),
+    Column("signature", Text, nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    UniqueConstraint("batch_id", "seal_no"),
 )
 
 # What happened, step by step, for people who have to explain it later.

@@ -79,7 +79,9 @@ def count(settings: Settings) -> int:
 
 
 def test_land_then_process(api_settings: Settings) -> None:
-    unit = land_pull(api_settings, FakePull([row(1), row(2), row(3, uscc="bad")], None, "2026-10-08T09:00:00"))
+    unit = land_pull(
+        api_settings, FakePull([row(1), row(2), row(3, uscc="bad")], None, "2026-10-08T09:00:00")
+    )
     assert unit is not None and unit.rows == 3
     assert read_cursor(api_settings, "test_api") == "2026-10-08T09:00:00"
     assert pending_units(api_settings) == [unit.id]

@@ -101,3 +101,12 @@ def test_characters_xml_cannot_carry_are_dropped(schemas_dir: Path, xsd: etree.X
     document = etree.fromstring(render(schemas_dir, [RenderRow("i", 1, "k", 1, payload)]))
     xsd.assertValid(document)
     assert document.findtext(".//{urn:cn:xinzhou:gateway:1}BZ") == "备注结束"
+
+
+def test_one_batch_may_carry_several_versions_of_a_record(schemas_dir: Path, xsd: etree.XMLSchema) -> None:
+    """A court export that lists and then removes a debtor yields v1 (i) and v2 (d) in one delivery."""
+    payload = json.dumps(PENALTY, ensure_ascii=False)
+    rows = [RenderRow("i", 7, "k", 1, payload), RenderRow("d", 7, "k", 2, payload)]
+    xsd.assertValid(etree.fromstring(render(schemas_dir, rows)))
+    with pytest.raises(etree.DocumentInvalid):
+        xsd.assertValid(etree.fromstring(render(schemas_dir, [rows[0], rows[0]])))
