@@ -3,7 +3,9 @@
 gateway/ never imports Airflow; this is where an Airflow Connection becomes plain settings. The Connection
 (type http) holds the hub address: host, port and schema (http or https); its extras may hold
 ``sender_id``, ``verify`` (true/false or a CA bundle path), ``keys_dir``, ``suite`` (default | sm) and
-the mTLS client certificate ``hub_client_cert`` / ``hub_client_key`` (paths). Without the Connection, the
+the mTLS client certificate ``hub_client_cert`` / ``hub_client_key`` (paths). Its password field, when
+set, is the passphrase of the gateway's private keys (Airflow encrypts it with its Fernet key and masks it
+in logs). Without the Connection, the
 ``GATEWAY_*`` environment variables (or the embedded defaults) apply, which is what the demo uses.
 """
 
@@ -43,5 +45,7 @@ def gateway_settings(conn_id: str = HUB_CONN_ID) -> Settings:
     for key in ("suite", "hub_client_cert", "hub_client_key"):
         if key in extra:
             changes[key] = str(extra[key])
+    if conn.password:  # the connection's password field holds the passphrase of our private keys
+        changes["key_passphrase"] = conn.password
     log.info("hub from Airflow connection %r: %s", conn_id, changes["hub_url"])
     return settings.with_overrides(**changes)

@@ -43,6 +43,9 @@ class Settings:
     suite: str = "default"  # transfer suite: default (X25519/AES-GCM/Ed25519), sm (国密) or a full suite id
     hub_client_cert: str | None = None  # mTLS: PEM certificate (and key) presented to the hub
     hub_client_key: str | None = None
+    # The private keys' passphrase when it comes from an Airflow Connection; otherwise the keystore reads
+    # GATEWAY_KEY_PASSPHRASE(_FILE) itself. Never printed: excluded from repr.
+    key_passphrase: str | None = field(default=None, repr=False)
     extra: dict[str, str] = field(default_factory=dict)
 
     @classmethod

@@ -479,7 +479,10 @@ def _deliver_in_order(
                 return
             if run is None:
                 sender = sender or Sender.load(
-                    settings.keys_dir / "gateway", settings.sender_id, suite_id=settings.suite
+                    settings.keys_dir / "gateway",
+                    settings.sender_id,
+                    suite_id=settings.suite,
+                    passphrase=settings.key_passphrase,
                 )
                 client = client or HubClient(
                     settings.hub_url,
