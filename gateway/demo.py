@@ -332,14 +332,29 @@ def summarize(settings: Settings, since: datetime, console: Console) -> None:
     pulled = pulled_since(settings, since)
     console.print(f"\n[bold]pulled sources (接口、前置库、法院文件)[/]: {len(pulled)}")
     for source, totals in pulled.items():
+        changed = totals["new"] + totals["updated"] + totals["withdrawn"]
+        if not changed and not totals["rejected"]:
+            # updatedSince is inclusive: the record(s) at the cursor come again and are found unchanged.
+            console.print(
+                f"  {source} ({totals['kind']}): nothing new ({totals['unchanged']} re-read at the "
+                "cursor, unchanged)"
+            )
+            continue
         console.print(
             f"  {source} ({totals['kind']}): {totals['units']} units, {totals['rows']} rows, "
             f"{totals['accepted']} accepted ({totals['new']} new, {totals['updated']} updated, "
             f"{totals['withdrawn']} withdrawn, {totals['unchanged']} unchanged), {totals['rejected']} "
             "rejected" + (f", {totals['queued']} waiting for an entity" if totals["queued"] else "")
         )
-    if not pulled:
-        console.print("  nothing new from any source")
+    from gateway.mapping.spec import load_mappings
+
+    silent = sorted(
+        s.sources[0]
+        for s in load_mappings(settings.mappings_dir).values()
+        if s.pull and s.sources and s.sources[0] not in pulled
+    )
+    if silent:
+        console.print(f"  nothing new from {', '.join(silent)}")
 
     entities = entity_summary(settings, since)
     console.print(
