@@ -261,7 +261,7 @@ def run_demo(settings: Settings, console: Console, *, keep_hub: bool = False) ->
     try:
         step(f"gateway database: {describe(settings.database_url)}")
         migrate(settings.database_url)
-        step("Airflow metadata database (SQLite, var/airflow)")
+        step(f"Airflow metadata database (SQLite, {_rel(str(settings.home / 'airflow'))})")
         _run(
             [sys.executable, "-m", "airflow", "db", "migrate"],
             airflow_env(settings),
