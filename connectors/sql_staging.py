@@ -49,8 +49,7 @@ from sqlalchemy.engine import URL, Engine, make_url
 from sqlalchemy.exc import NoSuchTableError
 from sqlalchemy.pool import NullPool
 
-from gateway.landing import LandedUnit, land_pull, read_cursor
-from gateway.mapping.spec import load_mappings
+from gateway.landing import LandedUnit, land_pull, pull_block, read_cursor
 from gateway.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -562,20 +561,6 @@ def open_pull(
         raise
 
 
-def pull_block(settings: Settings, source_id: str) -> Mapping[str, Any]:
-    """The sql_staging pull block of ``source_id``'s mapping (exactly one mapping may carry it)."""
-    found = [
-        spec.pull
-        for spec in load_mappings(settings.mappings_dir).values()
-        if source_id in spec.sources and spec.pull is not None and spec.pull.get("kind") == KIND
-    ]
-    if len(found) != 1:
-        raise StagingError(
-            f"来源 {source_id} 应有且只有一个带 pull（kind: {KIND}）的映射文件，找到 {len(found)} 个"
-        )
-    return found[0]
-
-
 def run_staging(
     settings: Settings, source_id: str, conn: ConnectionLike | str | URL | None = None
 ) -> LandedUnit | None:
@@ -583,7 +568,7 @@ def run_staging(
 
     ``conn`` defaults to the Airflow Connection named in the pull block; tests and the CLI pass a URL.
     """
-    pull = pull_block(settings, source_id)
+    pull = pull_block(settings, source_id, KIND)
     config = StagingConfig.from_pull(pull)
     target = conn if conn is not None else airflow_connection(str(pull["connection"]))
     return land_pull(settings, open_pull(source_id, config, target, read_cursor(settings, source_id)))

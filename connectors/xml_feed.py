@@ -52,8 +52,7 @@ from lxml import etree
 from xmlschema.validators import XsdAnyElement, XsdAttribute, XsdComplexType, XsdElement, XsdGroup
 
 from gateway.ids.resident_id import mask
-from gateway.landing import LandedUnit, land_pull, read_cursor
-from gateway.mapping.spec import load_mappings
+from gateway.landing import LandedUnit, land_pull, pull_block, read_cursor
 from gateway.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -757,20 +756,6 @@ class XmlFeed:
         )
 
 
-def pull_block(settings: Settings, source_id: str) -> Mapping[str, Any]:
-    """The xml_feed pull block of ``source_id``'s mapping (exactly one mapping may carry it)."""
-    found = [
-        spec.pull
-        for spec in load_mappings(settings.mappings_dir).values()
-        if source_id in spec.sources and spec.pull is not None and spec.pull.get("kind") == KIND
-    ]
-    if len(found) != 1:
-        raise FeedError(
-            f"来源 {source_id} 应有且只有一个带 pull（kind: {KIND}）的映射文件，找到 {len(found)} 个"
-        )
-    return found[0]
-
-
 def run_feed(
     settings: Settings,
     source_id: str,
@@ -783,7 +768,7 @@ def run_feed(
     ``conn`` (the share the folder is under) defaults to the Airflow Connection named in the pull block;
     its extra ``settle_seconds`` overrides the pull block's (a share that writes atomically needs none).
     """
-    pull = dict(pull_block(settings, source_id))
+    pull = dict(pull_block(settings, source_id, KIND))
     target = conn if conn is not None else airflow_connection(str(pull["connection"]))
     extra = getattr(target, "extra_dejson", None) or {}
     if "settle_seconds" in extra:  # how files arrive is a property of the share, so its connection may say

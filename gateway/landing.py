@@ -14,11 +14,11 @@ import json
 import logging
 import os
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Protocol
+from typing import Any, Protocol
 
 import pyarrow as pa
 import pyarrow.parquet as pq
@@ -276,3 +276,17 @@ def summarize_results(results: list[IngestResult]) -> dict[str, int]:
         )
     log.info("totals: %s", totals)
     return totals
+
+
+def pull_block(settings: Settings, source_id: str, kind: str) -> Mapping[str, Any]:
+    """The `pull:` block of ``source_id``'s mapping for a connector of ``kind`` (exactly one may carry it)."""
+    found = [
+        spec.pull
+        for spec in load_mappings(settings.mappings_dir).values()
+        if source_id in spec.sources and spec.pull is not None and spec.pull.get("kind") == kind
+    ]
+    if len(found) != 1:
+        raise MappingError(
+            f"来源 {source_id} 应有且只有一个带 pull（kind: {kind}）的映射文件，找到 {len(found)} 个"
+        )
+    return found[0]
