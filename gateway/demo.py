@@ -45,7 +45,7 @@ STATUS_TEXT = {"accepted": "全部接收", "partial": "部分接收", "rejected"
 
 
 class DemoError(RuntimeError):
-    pass
+    """A step of the demo failed; the message names the step and its log file."""
 
 
 def airflow_env(settings: Settings, extra: dict[str, str] | None = None) -> dict[str, str]:
