@@ -92,7 +92,10 @@ class _KillingBody:
     def read(self, size: int = -1) -> bytes:
         if self.sent >= self.half:
             die()
-        chunk: bytes = self.body.read(size)
+        # Never hand over more than the first half: a small batch read in one call would otherwise reach the
+        # hub whole before the process dies on the next read, and the hub would store it.
+        left = self.half - self.sent
+        chunk: bytes = self.body.read(left if size is None or size < 0 else min(size, left))
         self.sent += len(chunk)
         return chunk
 
