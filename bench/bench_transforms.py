@@ -102,8 +102,11 @@ CASES: list[tuple[str, str, dict[str, object]]] = [
     ("regex_replace", "names", {"pattern": r"[（(]分店[）)]$", "replacement": ""}),
     ("constant", "names", {"value": "140900"}),
     ("default", "names", {"value": "无"}),
-    ("codelist", "codelist", {"map": {"1": "法人及非法人组织", "法人": "法人及非法人组织", "2": "自然人",
-                                      "3": "个体工商户"}}),
+    (
+        "codelist",
+        "codelist",
+        {"map": {"1": "法人及非法人组织", "法人": "法人及非法人组织", "2": "自然人", "3": "个体工商户"}},
+    ),
     ("date", "dates", {}),
     ("date", "iso_dates", {}),
     ("yuan_to_wanyuan", "amounts", {}),
@@ -153,8 +156,9 @@ def main(argv: Sequence[str] | None = None) -> None:
     for name, column, params in CASES:
         outcomes: list[Outcome] = []
 
-        def run(n: str = name, c: str = column, p: dict[str, object] = params,
-                out: list[Outcome] = outcomes) -> None:
+        def run(
+            n: str = name, c: str = column, p: dict[str, object] = params, out: list[Outcome] = outcomes
+        ) -> None:
             out.append(apply(n, columns[c], p))
 
         seconds = _best_of(args.repeats, run)
@@ -166,9 +170,11 @@ def main(argv: Sequence[str] | None = None) -> None:
     print("\nfull-width folding, alternatives on the 'names' column:")
     names = columns["names"]
     chosen = apply("halfwidth", names).values
-    for label, fold in [("numpy buffer rewrite (chosen)", lambda a: apply("halfwidth", a).values),
-                        ("95 x replace_substring", _halfwidth_by_replace),
-                        ("NFKC on rows with full-width", _halfwidth_by_nfkc)]:
+    for label, fold in [
+        ("numpy buffer rewrite (chosen)", lambda a: apply("halfwidth", a).values),
+        ("95 x replace_substring", _halfwidth_by_replace),
+        ("NFKC on rows with full-width", _halfwidth_by_nfkc),
+    ]:
         seconds = _best_of(args.repeats, lambda f=fold: f(names))
         same = fold(names).equals(chosen)
         print(f"  {label:<32}{seconds:>8.3f} s{args.rows / seconds:>14,.0f} rows/s   same result: {same}")

@@ -8,19 +8,19 @@ legacy code teaches the registry that code, so later records naming only the leg
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
 
+import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
-from sqlalchemy import Connection, bindparam, func, select, update
+from sqlalchemy import Connection, bindparam, func, update
 
 from gateway.schema.model import RecordType
-from gateway.store.bulk import bulk_insert
+from gateway.store.bulk import bulk_insert, select_matching
 from gateway.store.tables import entity
 
-CHUNK = 500
 UNATTACHED_REASON = "无有效统一社会信用代码，且工商注册号、组织机构代码、名称均未匹配到已登记主体"
 
 
@@ -47,30 +47,37 @@ class Attachment:
     matched: int
 
 
-def _chunks(values: Sequence[str]) -> Iterable[Sequence[str]]:
-    for start in range(0, len(values), CHUNK):
-        yield values[start : start + CHUNK]
-
-
 def _lookup(conn: Connection, column: str, keys: Iterable[str]) -> dict[str, tuple[int, str | None]]:
-    wanted = sorted({k for k in keys if k})
     found: dict[str, tuple[int, str | None]] = {}
-    col = entity.c[column]
-    for chunk in _chunks(wanted):
-        for row in conn.execute(select(col, entity.c.id, entity.c.uscc).where(col.in_(chunk))):
-            found.setdefault(row[0], (row[1], row[2]))
+    for key, entity_id, uscc in select_matching(conn, entity, (column, "id", "uscc"), column, keys):
+        found.setdefault(key, (entity_id, uscc))
     return found
 
 
 def _lookup_unique_names(conn: Connection, names: Iterable[str]) -> dict[str, tuple[int, str | None]]:
     """Only names that identify exactly one entity: two entities called the same are never guessed between."""
-    wanted = sorted({n for n in names if n})
     counts: dict[str, list[tuple[int, str | None]]] = {}
-    for chunk in _chunks(wanted):
-        stmt = select(entity.c.name_norm, entity.c.id, entity.c.uscc).where(entity.c.name_norm.in_(chunk))
-        for name, entity_id, uscc in conn.execute(stmt):
-            counts.setdefault(name, []).append((entity_id, uscc))
+    columns = ("name_norm", "id", "uscc")
+    for name, entity_id, uscc in select_matching(conn, entity, columns, "name_norm", names):
+        counts.setdefault(name, []).append((entity_id, uscc))
     return {name: hits[0] for name, hits in counts.items() if len(hits) == 1}
+
+
+def _distinct(values: pa.Array | pa.ChunkedArray) -> list[str]:
+    return [v for v in pc.unique(values.drop_null()).to_pylist() if v]
+
+
+class _Found:
+    """Entities found for some keys, as Arrow arrays, so each row's entity is one vectorised lookup."""
+
+    def __init__(self, found: dict[str, tuple[int, str | None]]) -> None:
+        self.keys = pa.array(list(found), pa.string())
+        self.ids = pa.array([hit[0] for hit in found.values()], pa.int64())
+        self.usccs = pa.array([hit[1] for hit in found.values()], pa.string())
+
+    def rows(self, values: pa.Array) -> pa.Array:
+        """For each value, the index of its entity in ``ids``/``usccs``, or null."""
+        return pc.index_in(values, value_set=self.keys)
 
 
 ENTITY_COLUMNS = ("uscc", "name", "name_norm", "org_code", "reg_no", "origin", "created_at", "updated_at")
@@ -91,68 +98,96 @@ def ensure_entities(conn: Connection, rows: dict[str, dict[str, str | None]], no
 
 
 def attach(conn: Connection, rtype: RecordType, table: pa.Table, now: datetime) -> Attachment:
+    """Each row's entity, how it was found, and how many entities this batch created.
+
+    Whole columns at a time: one lookup statement per kind of key for the batch's distinct keys, and each
+    row's entity is then an Arrow ``index_in`` into what was found; only new entities become Python rows.
+    """
     subject = rtype.subject
     n = table.num_rows
+    empty = pa.nulls(n, pa.string())
 
-    def column(code: str | None) -> list[str | None]:
-        return table.column(code).to_pylist() if code else [None] * n
+    def column(code: str | None) -> pa.Array:
+        return table.column(code).combine_chunks() if code else empty
 
-    names = column(subject.name)
-    names_norm = normalize_names(table.column(subject.name)).to_pylist() if subject.name else [None] * n
-    usccs = column(subject.uscc)
-    reg_nos = column(subject.reg_no)
-    org_codes = column(subject.org_code)
+    names, usccs, reg_nos, org_codes = (
+        column(subject.name),
+        column(subject.uscc),
+        column(subject.reg_no),
+        column(subject.org_code),
+    )
+    names_norm = normalize_names(names) if subject.name else empty
     if subject.kind and subject.natural_person_values:
         persons = pc.fill_null(
-            pc.is_in(table.column(subject.kind), value_set=pa.array(subject.natural_person_values)), False
-        ).to_pylist()
+            pc.is_in(column(subject.kind), value_set=pa.array(subject.natural_person_values)), False
+        )
     else:
-        persons = [False] * n
+        persons = pa.array(np.zeros(n, dtype=bool))
     # A natural person is never an entity, whatever the subject's code field holds: in some record types
     # that one field is a USCC for organisations and an ID number for persons (互联网+监管 行政相对人编码).
-    usccs = [None if person else code for code, person in zip(usccs, persons, strict=True)]
+    usccs = pc.if_else(persons, pa.scalar(None, pa.string()), usccs)
 
     # 1. valid USCC (validation has already rejected malformed ones): find or create.
-    by_uscc = _lookup(conn, "uscc", (u for u in usccs if u))
-    new: dict[str, dict[str, str | None]] = {}
-    for i, uscc in enumerate(usccs):
-        if uscc and uscc not in by_uscc and uscc not in new:
-            new[uscc] = {"name": names[i], "name_norm": names_norm[i], "reg_no": reg_nos[i]}
-    created = ensure_entities(conn, new, now)
-    if new:
+    wanted = _distinct(usccs)
+    by_uscc = _lookup(conn, "uscc", wanted)
+    missing = pa.array([u for u in wanted if u not in by_uscc], pa.string())
+    created = 0
+    if len(missing):
+        first = pc.index_in(missing, value_set=usccs)  # the first row naming each new USCC describes it
+        new = {
+            u: {"name": name, "name_norm": norm, "reg_no": reg}
+            for u, name, norm, reg in zip(
+                missing.to_pylist(),
+                names.take(first).to_pylist(),
+                names_norm.take(first).to_pylist(),
+                reg_nos.take(first).to_pylist(),
+                strict=True,
+            )
+        }
+        created = ensure_entities(conn, new, now)
         by_uscc.update(_lookup(conn, "uscc", new))
-    _learn_reg_nos(conn, usccs, reg_nos, by_uscc, now)
+    both = pc.and_(pc.is_valid(usccs), pc.is_valid(reg_nos))
+    if pc.any(both).as_py():
+        _learn_reg_nos(conn, usccs.filter(both).to_pylist(), reg_nos.filter(both).to_pylist(), by_uscc, now)
 
     if rtype.registry:
-        created += _register_facts(conn, usccs, names, names_norm, reg_nos, org_codes, persons, by_uscc, now)
+        created += _register_facts(
+            conn,
+            usccs.to_pylist(),
+            names.to_pylist(),
+            names_norm.to_pylist(),
+            reg_nos.to_pylist(),
+            org_codes.to_pylist(),
+            persons.to_pylist(),
+            by_uscc,
+            now,
+        )
 
-    # 2./3. legacy codes and names, only for rows still without an entity.
-    rest = [i for i in range(n) if not usccs[i] and not persons[i]]
-    by_reg = _lookup(conn, "reg_no", (reg_nos[i] for i in rest if reg_nos[i]))
-    by_org = _lookup(conn, "org_code", (org_codes[i] for i in rest if org_codes[i]))
-    by_name = _lookup_unique_names(conn, (names_norm[i] for i in rest if names_norm[i]))
-
-    ids: list[int | None] = [None] * n
-    found_uscc: list[str | None] = [None] * n
-    methods: list[str | None] = [None] * n
-    for i in range(n):
-        if usccs[i]:
-            ids[i], found_uscc[i] = by_uscc[usccs[i]]
-            methods[i] = "uscc"
-        elif persons[i]:
-            methods[i] = "natural_person"
-        else:
-            for method, table_, key in (
-                ("reg_no", by_reg, reg_nos[i]),
-                ("org_code", by_org, org_codes[i]),
-                ("name", by_name, names_norm[i]),
-            ):
-                if key and key in table_:
-                    ids[i], found_uscc[i] = table_[key]
-                    methods[i] = method
-                    break
-    matched = sum(1 for m in methods if m in {"uscc", "reg_no", "org_code", "name"})
-    return Attachment(ids, found_uscc, methods, created, matched)
+    # 2./3. legacy codes and names, only for rows still without an entity, in this order of preference.
+    found = _Found(by_uscc)
+    at = found.rows(usccs)
+    ids, entity_usccs = found.ids.take(at), found.usccs.take(at)
+    method = pc.if_else(pc.is_valid(at), pa.scalar("uscc"), pa.scalar(None, pa.string()))
+    method = pc.if_else(persons, pa.scalar("natural_person"), method)
+    rest = pc.and_(pc.is_null(usccs), pc.invert(persons))
+    fallbacks = (
+        ("reg_no", reg_nos, lambda keys: _lookup(conn, "reg_no", keys)),
+        ("org_code", org_codes, lambda keys: _lookup(conn, "org_code", keys)),
+        ("name", names_norm, lambda keys: _lookup_unique_names(conn, keys)),
+    )
+    for label, values, lookup in fallbacks:
+        waiting = pc.and_(rest, pc.is_null(ids))
+        if not pc.any(waiting).as_py():
+            break
+        keys = pc.if_else(waiting, values, pa.scalar(None, pa.string()))
+        hits = _Found(lookup(_distinct(keys)))
+        at = hits.rows(keys)
+        hit = pc.is_valid(at)
+        ids = pc.if_else(hit, hits.ids.take(at), ids)
+        entity_usccs = pc.if_else(hit, hits.usccs.take(at), entity_usccs)
+        method = pc.if_else(hit, pa.scalar(label), method)
+    matched = pc.sum(pc.is_valid(ids)).as_py() or 0
+    return Attachment(ids.to_pylist(), entity_usccs.to_pylist(), method.to_pylist(), created, matched)
 
 
 def _register_facts(

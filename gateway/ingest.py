@@ -12,35 +12,38 @@ import hashlib
 import json
 import logging
 import os
+import queue
 import re
 import tempfile
+import threading
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Protocol
+from typing import Protocol, TypeVar
 
 import pyarrow as pa
 import pyarrow.parquet as pq
 from sqlalchemy import Connection, Engine, delete, insert, select, update
 
 from gateway.entities import attach
-from gateway.intake import ReadError, open_source
+from gateway.intake import DEFAULT_LIMITS, ReadError, ReadLimits, open_source
 from gateway.mapping.engine import Plan, UnknownHeaders, apply_plan, plan_by_id, plan_for
 from gateway.mapping.spec import MappingError, MappingSpec, load_mappings
-from gateway.receipts import Receipt
+from gateway.receipts import MAX_ERRORS, Receipt
 from gateway.row_errors import RowError
 from gateway.schema import load_record_types
 from gateway.schema.model import RecordType
 from gateway.settings import Settings
 from gateway.store.db import engine_for, migrate
-from gateway.store.records import StoreCounts, store_batch
+from gateway.store.records import Prepared, StoreCounts, prepare, store_batch
 from gateway.store.tables import audit, source_file
-from gateway.validation import validate
+from gateway.validation import Validated, validate
 
 log = logging.getLogger(__name__)
-BATCH_ROWS = 65_536
+BATCH_ROWS = 16_384
+T = TypeVar("T")
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 
 
@@ -152,9 +155,11 @@ def ingest_file(
     display_name: str | None = None,
     mapping_id: str | None = None,
     dry_run: bool = False,
+    limits: ReadLimits = DEFAULT_LIMITS,
 ) -> IngestResult:
     """Process one file. With ``dry_run`` the same code runs against a throw-away database and lands
-    nothing, which is how ``gateway check`` previews a receipt."""
+    nothing, which is how ``gateway check`` previews a receipt. ``limits``: what intake accepts (file size,
+    record size, …); the defaults suit a drop folder."""
     if dry_run:
         with tempfile.TemporaryDirectory(prefix="gateway-check-") as scratch:
             url = f"sqlite:///{Path(scratch) / 'check.db'}"
@@ -167,14 +172,24 @@ def ingest_file(
                     display_name or path.name,
                     mapping_id,
                     land=False,
+                    limits=limits,
                 )
             finally:
                 engine_for(url).dispose()
-    return _ingest(settings, path, department, display_name or path.name, mapping_id, land=True)
+    return _ingest(
+        settings, path, department, display_name or path.name, mapping_id, land=True, limits=limits
+    )
 
 
 def _ingest(
-    settings: Settings, path: Path, department: str, display_name: str, mapping_id: str | None, *, land: bool
+    settings: Settings,
+    path: Path,
+    department: str,
+    display_name: str,
+    mapping_id: str | None,
+    *,
+    land: bool,
+    limits: ReadLimits,
 ) -> IngestResult:
     # Names come from outside (file systems, connectors): no control character reaches receipts or the DB.
     display_name = _CONTROL.sub("", display_name) or "（无名文件）"
@@ -201,7 +216,9 @@ def _ingest(
     try:
         record_types = load_record_types(settings.schemas_dir)
         specs = load_mappings(settings.mappings_dir)
-        with open_source(path) as source:
+        # Only non-default limits are passed, so what open_source defaults to stays in one place.
+        opened = open_source(path) if limits is DEFAULT_LIMITS else open_source(path, limits=limits)
+        with opened as source:
             receipt.format, receipt.encoding = source.format, source.encoding
             plan = _choose_plan(list(source.headers), department, mapping_id, specs, record_types)
             return process_rows(settings, engine, source, plan, receipt, now, land=land)
@@ -226,6 +243,107 @@ class RowSource(Protocol):
     row_errors: Sequence[tuple[int, str]]
 
     def batches(self, batch_rows: int = ...) -> Iterator[pa.RecordBatch]: ...
+
+
+class _Errors:
+    """A file's row errors, kept in memory only up to what the receipt lists (receipts.MAX_ERRORS).
+
+    Batches arrive in row order and each holds the errors of its own rows only, so the errors of a batch,
+    sorted, follow those of the batches before it, and its bad rows are counted once.
+    """
+
+    def __init__(self) -> None:
+        self.kept: list[RowError] = []
+        self.count = 0
+        self.bad_rows = 0
+
+    def add(self, errors: list[RowError]) -> None:
+        self.count += len(errors)
+        self.bad_rows += len({e.row for e in errors})
+        room = MAX_ERRORS - len(self.kept)
+        if room > 0:
+            self.kept.extend(sorted(errors, key=lambda e: (e.row, e.field))[:room])
+
+
+@dataclass(frozen=True)
+class _Checked:
+    """One batch read, landed, mapped and validated, with its accepted rows prepared for the store."""
+
+    rows: int
+    checked: Validated
+    prepared: Prepared
+
+
+def _checked_batches(
+    source: RowSource, plan: Plan, landing: Path | None, writer: list[pq.ParquetWriter | None]
+) -> Iterator[_Checked]:
+    """Everything per batch that needs no database; ingest runs it one batch ahead on another thread."""
+    rtype = plan.record_type
+    seen_row_errors = 0
+    for batch in source.batches(BATCH_ROWS):
+        if landing:
+            if writer[0] is None:
+                writer[0] = pq.ParquetWriter(landing.with_suffix(".parquet.tmp"), batch.schema)
+            writer[0].write_batch(batch)
+        shape_errors = [
+            RowError(row, "（整行）", "E_ROW_SHAPE", message)
+            for row, message in source.row_errors[seen_row_errors:]
+        ]
+        seen_row_errors = len(source.row_errors)
+        mapped = apply_plan(plan, batch)
+        checked = validate(rtype, mapped.table, plan.header_of, earlier=[*shape_errors, *mapped.errors])
+        yield _Checked(batch.num_rows, checked, prepare(rtype, checked.good))
+
+
+_DONE = object()
+
+
+def _ahead(items: Iterator[T], depth: int = 1) -> Iterator[T]:
+    """Iterate ``items`` on a second thread, up to ``depth`` items ahead of the consumer.
+
+    Ingest is two kinds of work: reading, mapping, validating and preparing a batch (Arrow compute and
+    Python, CPU-bound), and writing it (the database, which releases the GIL while it works). Running the
+    first for batch n+1 while the second runs for batch n uses the second core; the queue bounds memory to
+    a few batches. An exception on the producing side is raised here, where the consumer would have met it.
+    """
+    handoff: queue.Queue[tuple[object, BaseException | None]] = queue.Queue(maxsize=depth)
+    stop = threading.Event()
+
+    def offer(item: object, error: BaseException | None = None) -> bool:
+        while not stop.is_set():
+            try:
+                handoff.put((item, error), timeout=0.1)
+                return True
+            except queue.Full:
+                continue
+        return False
+
+    def produce() -> None:
+        try:
+            for item in items:
+                if not offer(item):
+                    return
+            offer(_DONE)
+        except BaseException as exc:  # handed over to the consumer, which raises it
+            offer(_DONE, exc)
+        finally:
+            close = getattr(items, "close", None)
+            if close is not None:
+                close()
+
+    thread = threading.Thread(target=produce, name="ingest-ahead", daemon=True)
+    thread.start()
+    try:
+        while True:
+            item, error = handoff.get()
+            if error is not None:
+                raise error
+            if item is _DONE:
+                return
+            yield item  # type: ignore[misc]
+    finally:
+        stop.set()
+        thread.join()
 
 
 def process_rows(
@@ -260,7 +378,7 @@ def process_rows(
     if landing:
         landing.parent.mkdir(parents=True, exist_ok=True)
 
-    errors: list[RowError] = []
+    errors = _Errors()
     counts = StoreCounts()
     try:
         with engine.begin() as conn, _landing_writer(landing) as writer:
@@ -287,43 +405,31 @@ def process_rows(
                     ],
                 ).scalar_one()
             )
-            seen_row_errors = 0
-            for batch in source.batches(BATCH_ROWS):
-                if landing:
-                    if writer[0] is None:
-                        writer[0] = pq.ParquetWriter(landing.with_suffix(".parquet.tmp"), batch.schema)
-                    writer[0].write_batch(batch)
-                receipt.rows += batch.num_rows
-                shape_errors = [
-                    RowError(row, "（整行）", "E_ROW_SHAPE", message)
-                    for row, message in source.row_errors[seen_row_errors:]
-                ]
-                seen_row_errors = len(source.row_errors)
-                mapped = apply_plan(plan, batch)
-                checked = validate(
-                    rtype, mapped.table, plan.header_of, earlier=[*shape_errors, *mapped.errors]
-                )
-                errors.extend(checked.errors)
-                attachment = attach(conn, rtype, checked.good, now)
+            for ready in _ahead(_checked_batches(source, plan, landing, writer)):
+                receipt.rows += ready.rows
+                good = ready.checked.good
+                attachment = attach(conn, rtype, good, now)
                 stored = store_batch(
                     conn,
                     rtype,
-                    checked.good,
+                    good,
                     attachment,
                     source_file_id=file_id,
                     source_sha256=sha256,
                     now=now,
                     header_of=plan.header_of,
+                    prepared=ready.prepared,
                 )
-                errors.extend(stored.duplicates)
-                counts.add(stored)
-            bad_rows = len({e.row for e in errors})
+                errors.add([*ready.checked.errors, *stored.duplicates])
+                counts.add(replace(stored, duplicates=[]))
+            bad_rows = errors.bad_rows
             receipt.rejected = bad_rows
             receipt.accepted = receipt.rows - bad_rows
             receipt.new, receipt.updated = counts.inserted, counts.updated
             receipt.unchanged, receipt.queued = counts.unchanged, counts.queued
             receipt.withdrawn = counts.withdrawn
-            receipt.set_errors(sorted(errors, key=lambda e: (e.row, e.field)))
+            receipt.set_errors(errors.kept)
+            receipt.error_count = errors.count
             if receipt.rows == 0:
                 receipt.fail("E_NO_ROWS", "文件只有表头，没有数据行")
                 raise _ThresholdExceeded

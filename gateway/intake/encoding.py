@@ -68,10 +68,14 @@ def detect_encoding(path: Path, display: str) -> str:
         raise ReadError("E_FORMAT", f"文件“{display}”含有空字节(NUL)，是二进制文件而不是CSV文本")
     if utf8.ok:
         return "utf-8"
+    # GBK is a subset of GB18030; naming the narrower codec tells operators which system wrote it. GBK is
+    # tried first: a GBK file then costs one full decode instead of two, and a GB18030 one usually fails the
+    # GBK scan at its first rare character.
+    if _scan(path, "gbk", look_for_nul=False).ok:
+        return "gbk"
     gb18030 = _scan(path, "gb18030", look_for_nul=False)
     if gb18030.ok:
-        # GBK is a subset of GB18030; naming the narrower codec tells operators which system wrote it.
-        return "gbk" if _scan(path, "gbk", look_for_nul=False).ok else "gb18030"
+        return "gb18030"
     guess = _guess(path)
     if guess is not None and _scan(path, guess, look_for_nul=False).ok:
         return guess

@@ -8,38 +8,28 @@ entities) go to the outbox; the others wait in the resolution queue.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import TypeVar
 
+import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
-from sqlalchemy import Connection, DateTime, bindparam, func, literal, select, update
+from sqlalchemy import Connection, DateTime, String, bindparam, case, func, literal, select, update
 
 from gateway.entities import UNATTACHED_REASON, Attachment
 from gateway.row_errors import RowError
 from gateway.schema.model import RecordType
-from gateway.store.bulk import bulk_insert
-from gateway.store.tables import outbox, record, record_version, resolution_queue
+from gateway.store.bulk import fetch_all, in_condition, insert_columns, select_matching
+from gateway.store.tables import entity, outbox, record, record_version, resolution_queue
 from gateway.validation.rules import condition_mask
 
 CHUNK = 500
 ROW = "__row__"
-RECORD_COLUMNS = (
-    "record_type",
-    "natural_key",
-    "entity_id",
-    "attach_method",
-    "subject_name",
-    "status",
-    "version",
-    "content_hash",
-    "payload",
-    "source_file_id",
-    "source_row",
-    "created_at",
-    "updated_at",
-)
+PAYLOAD_SLICE = 8192
+T = TypeVar("T")
+PRIOR_COLUMNS = ("natural_key", "id", "content_hash", "version", "status", "source_file_id", "source_row")
 VERSION_COLUMNS = (
     "record_id",
     "version",
@@ -79,9 +69,15 @@ def natural_keys(rtype: RecordType, table: pa.Table) -> pa.Array:
     return pc.binary_join_element_wise(*parts, "|")
 
 
+_ESCAPED = r'[\\"\n\r\t]'
+
+
 def _json_text(values: pa.Array) -> pa.Array:
     """JSON string literals for a text column. Validation has already refused every control character but
-    tab, newline and carriage return, so these five escapes give exactly what json.dumps would."""
+    tab, newline and carriage return, so these five escapes give exactly what json.dumps would. Most columns
+    hold none of them; those are checked in one pass instead of rewritten in five."""
+    if not pc.any(pc.match_substring_regex(values, _ESCAPED)).as_py():
+        return values
     text = pc.replace_substring(values, "\\", "\\\\")
     for raw, escaped in (('"', '\\"'), ("\n", "\\n"), ("\r", "\\r"), ("\t", "\\t")):
         text = pc.replace_substring(text, raw, escaped)
@@ -92,116 +88,147 @@ def canonical_payloads(rtype: RecordType, table: pa.Table) -> tuple[list[str], l
     """Sorted-key compact JSON of the non-null fields, and its sha256: what decides "unchanged".
 
     Built column by column with Arrow (the same bytes json.dumps(sort_keys=True, ensure_ascii=False,
-    separators=(",", ":")) gives; a test holds the two together); only the hashing loops per row.
+    separators=(",", ":")) gives; a test holds the two together); only the hashing loops per row. A slice
+    of rows at a time, because each field's piece is a copy of its column: a whole batch's pieces at once
+    took more memory than everything else in the batch together.
     """
-    # Each present field becomes '"CODE":"value",' and an absent one ''; the trailing comma is cut at the end.
-    # (binary_join_element_wise's null_handling="skip" drops all-null rows in pyarrow 26, so it is avoided.)
-    pieces = [
-        pc.fill_null(pc.binary_join_element_wise(f'"{code}":"', _json_text(table.column(code)), '",', ""), "")
-        for code in sorted(rtype.codes)
-    ]
-    body = pc.binary_join_element_wise(*pieces, "")  # a record type always has fields
-    joined = pc.binary_join_element_wise("{", pc.utf8_slice_codeunits(body, 0, -1), "}", "")
-    payloads = joined.to_pylist()
+    payloads: list[str] = []
+    for start in range(0, table.num_rows, PAYLOAD_SLICE):
+        payloads.extend(_payload_slice(rtype, table.slice(start, PAYLOAD_SLICE)))
     return payloads, [hashlib.sha256(p.encode()).hexdigest() for p in payloads]
 
 
-def _chunks(values: Sequence[str]) -> Iterable[Sequence[str]]:
-    for start in range(0, len(values), CHUNK):
-        yield values[start : start + CHUNK]
+def _payload_slice(rtype: RecordType, table: pa.Table) -> list[str]:
+    # Each present field becomes '"CODE":"value",' and an absent one ''; the trailing comma is cut at the end.
+    # (binary_join_element_wise's null_handling="skip" drops all-null rows in pyarrow 26, so it is avoided.)
+    pieces = [
+        pc.fill_null(pc.binary_join_element_wise(f'"{code}":"', _json_text(column), '",', ""), "")
+        for code in sorted(rtype.codes)
+        if (column := table.column(code)).null_count < len(column)
+    ]
+    if not pieces:
+        return ["{}"] * table.num_rows
+    body = pc.binary_join_element_wise(*pieces, "")
+    return pc.binary_join_element_wise("{", pc.utf8_slice_codeunits(body, 0, -1), "}", "").to_pylist()
 
 
 def _existing(conn: Connection, rtype: RecordType, keys: Sequence[str]) -> dict[str, dict[str, object]]:
-    found: dict[str, dict[str, object]] = {}
-    cols = (
-        record.c.natural_key,
-        record.c.id,
-        record.c.content_hash,
-        record.c.version,
-        record.c.status,
-        record.c.source_file_id,
-        record.c.source_row,
+    rows = select_matching(
+        conn, record, PRIOR_COLUMNS, "natural_key", keys, equal={"record_type": rtype.name}
     )
-    for chunk in _chunks(sorted(set(keys))):
-        stmt = select(*cols).where(record.c.record_type == rtype.name, record.c.natural_key.in_(chunk))
-        for row in conn.execute(stmt):
-            found[row.natural_key] = row._asdict()
-    return found
-
-
-def _ids(conn: Connection, rtype: RecordType, keys: Sequence[str]) -> dict[str, int]:
-    found: dict[str, int] = {}
-    for chunk in _chunks(keys):
-        stmt = select(record.c.natural_key, record.c.id).where(
-            record.c.record_type == rtype.name, record.c.natural_key.in_(chunk)
-        )
-        found.update({key: rid for key, rid in conn.execute(stmt)})
-    return found
+    return {row[0]: dict(zip(PRIOR_COLUMNS, row, strict=True)) for row in rows}
 
 
 def _ever_sent(conn: Connection, record_ids: Sequence[int]) -> set[int]:
-    sent: set[int] = set()
-    for start in range(0, len(record_ids), CHUNK):
-        chunk = record_ids[start : start + CHUNK]
-        stmt = (
-            select(record_version.c.record_id)
-            .distinct()
-            .join(outbox, outbox.c.record_version_id == record_version.c.id)
-            .where(record_version.c.record_id.in_(chunk))
-        )
-        sent.update(conn.execute(stmt).scalars())
-    return sent
+    if not record_ids:
+        return set()
+    condition, value = in_condition(conn, "v.record_id", record_ids)
+    statement = (
+        f"SELECT DISTINCT v.record_id FROM record_version v JOIN outbox o ON o.record_version_id = v.id "
+        f"WHERE {condition}"
+    )
+    return {row[0] for row in fetch_all(conn, statement, (value,))}
 
 
 @dataclass(frozen=True)
 class _Plan:
-    """What one accepted row does to the store."""
+    """What one accepted row whose key is already stored does to it."""
 
     index: int
-    prior: dict[str, object] | None  # the stored record, if any
-    operation: str  # i | u | d, as the hub will see it
+    prior: dict[str, object]  # the stored record
+    operation: str  # u | d | i (i: the hub never had the record), as the hub will see it
     status: str  # active | unattached | withdrawn
 
 
+@dataclass(frozen=True)
+class Prepared:
+    """One batch's accepted rows as the store needs them, aligned with the table's rows.
+
+    Computing this needs no database, so ingest builds it ahead, on another core, while the previous batch
+    is being written (gateway.ingest)."""
+
+    key_array: pa.Array
+    keys: list[str]
+    rows: list[int]
+    names: list[str | None]
+    payloads: list[str]
+    hashes: list[str]
+    withdraws: list[bool]
+
+
+def prepare(rtype: RecordType, table: pa.Table) -> Prepared:
+    keys = natural_keys(rtype, table).combine_chunks()
+    payloads, hashes = canonical_payloads(rtype, table)
+    withdraws = (
+        condition_mask(rtype.withdrawal, table).to_pylist() if rtype.withdrawal else [False] * table.num_rows
+    )
+    return Prepared(
+        key_array=keys,
+        keys=keys.to_pylist(),
+        rows=table.column(ROW).to_pylist(),
+        names=table.column(rtype.subject.name).to_pylist(),
+        payloads=payloads,
+        hashes=hashes,
+        withdraws=withdraws,
+    )
+
+
 def _classify(
-    keys: list[str],
-    hashes: list[str],
-    rows: list[int],
-    withdraws: list[bool],
-    attached: list[bool],
+    batch: Prepared,
+    attachment: Attachment,
+    known: Sequence[int],
     existing: dict[str, dict[str, object]],
     sent: set[int],
-    source_file_id: int,
     counts: StoreCounts,
-    duplicate: Callable[[int, int], RowError],
 ) -> list[_Plan]:
-    """Decide per row: insert, update, withdraw, re-list or nothing (unchanged); refuse repeats in a file."""
-    first_row_of: dict[str, int] = {}
+    """Decide for the rows whose key is stored already: update, withdraw, re-list or nothing (unchanged)."""
     plans: list[_Plan] = []
-    for i, key in enumerate(keys):
-        prior = existing.get(key)
-        if key in first_row_of or (prior is not None and prior["source_file_id"] == source_file_id):
-            first = first_row_of.get(key, prior["source_row"] if prior else rows[i])
-            counts.duplicates.append(duplicate(rows[i], int(first)))  # type: ignore[call-overload]
-            continue
-        first_row_of[key] = rows[i]
-        live = "active" if attached[i] else "unattached"
-        if prior is None:
-            plans.append(_Plan(i, None, "d" if withdraws[i] else "i", "withdrawn" if withdraws[i] else live))
-            continue
+    for i in known:
+        prior = existing[batch.keys[i]]
+        live = "active" if attachment.method[i] is not None else "unattached"
         was_sent = int(prior["id"]) in sent  # type: ignore[call-overload]
-        if withdraws[i]:
+        if batch.withdraws[i]:
             if prior["status"] == "withdrawn":
                 counts.unchanged += 1
             else:
                 plans.append(_Plan(i, prior, "d", "withdrawn"))
         elif prior["status"] == "withdrawn":
             plans.append(_Plan(i, prior, "u" if was_sent else "i", live))  # listed again
-        elif prior["content_hash"] == hashes[i]:
+        elif prior["content_hash"] == batch.hashes[i]:
             counts.unchanged += 1
         else:
             plans.append(_Plan(i, prior, "u" if was_sent else "i", live))
     return plans
+
+
+def _split(
+    keys: pa.Array, existing: dict[str, dict[str, object]], source_file_id: int
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Row positions that are new keys, stored keys, and repeats, with the position each repeat repeats.
+
+    The first row of a key in a file counts; a later one is a repeat, also across batches of one large file
+    (the stored record then came from this very file). ``first[i]`` is -1 for a key stored by an earlier
+    batch of this file, whose row is in ``existing``.
+    """
+    n = len(keys)
+    first = pc.index_in(keys, value_set=keys).to_numpy(zero_copy_only=False)
+    repeat = first != np.arange(n)
+    stored = np.zeros(n, dtype=bool)
+    if existing:
+        stored = pc.is_in(keys, value_set=pa.array(list(existing), pa.string())).to_numpy(
+            zero_copy_only=False
+        )
+        ours = [k for k, prior in existing.items() if prior["source_file_id"] == source_file_id]
+        if ours:
+            again = pc.is_in(keys, value_set=pa.array(ours, pa.string())).to_numpy(zero_copy_only=False)
+            first = np.where(again, -1, first)
+            repeat |= again
+    return (
+        np.flatnonzero(~repeat & ~stored),
+        np.flatnonzero(~repeat & stored),
+        np.flatnonzero(repeat),
+        first,
+    )
 
 
 def store_batch(
@@ -214,137 +241,153 @@ def store_batch(
     source_sha256: str,
     now: datetime,
     header_of: Callable[[str], str],
+    prepared: Prepared | None = None,
 ) -> StoreCounts:
+    """Store one batch of accepted rows; returns what happened to them. ``prepared``: prepare(rtype, table),
+    when the caller computed it already.
+
+    New keys (all of them, on a first load) take the bulk path: their records in one executemany, their
+    versions, outbox and queue rows by INSERT … SELECT from the records just written, so no row of theirs
+    makes a round trip or a Python object beyond its insert tuple. Rows whose key is stored already are
+    decided one by one (_classify), which a re-sent file needs and a first load does not.
+    """
     counts = StoreCounts()
     if table.num_rows == 0:
         return counts
-    keys = natural_keys(rtype, table).to_pylist()
-    rows = table.column(ROW).to_pylist()
-    names = table.column(rtype.subject.name).to_pylist()
-    payloads, hashes = canonical_payloads(rtype, table)
-    withdraws = (
-        condition_mask(rtype.withdrawal, table).to_pylist() if rtype.withdrawal else [False] * table.num_rows
-    )
-    attached = [m is not None for m in attachment.method]
-    existing = _existing(conn, rtype, keys)
-    sent = _ever_sent(conn, [int(p["id"]) for p in existing.values()])  # type: ignore[call-overload]
+    batch = prepared if prepared is not None else prepare(rtype, table)
+    existing = _existing(conn, rtype, batch.keys)
+    fresh, known, repeats, first = _split(batch.key_array, existing, source_file_id)
+
     key_field = header_of(rtype.natural_key[-1])
     key_labels = "+".join(rtype.field(c).label for c in rtype.natural_key)
-
-    def duplicate(row: int, first: int) -> RowError:
-        return RowError(
-            row,
-            key_field,
-            "E_DUPLICATE_KEY",
-            f"与第 {first} 行的「{key_labels}」重复，同一文件中只保留第一次出现",
-        )
-
-    plans = _classify(
-        keys, hashes, rows, withdraws, attached, existing, sent, source_file_id, counts, duplicate
-    )
-    new = [p for p in plans if p.prior is None]
-    changed = [p for p in plans if p.prior is not None]
-    counts.inserted = sum(1 for p in new if p.status != "withdrawn")
-    counts.updated = sum(1 for p in changed if p.operation != "d")
-    counts.withdrawn = sum(1 for p in plans if p.operation == "d")
-
-    # Inserts: plain executemany (RETURNING with row order would make SQLite insert one row at a time),
-    # then the new ids by natural key.
-    record_ids: dict[int, int] = {}
-    if new:
-        bulk_insert(
-            conn,
-            record,
-            RECORD_COLUMNS,
-            [
-                (
-                    rtype.name,
-                    keys[p.index],
-                    attachment.entity_id[p.index],
-                    attachment.method[p.index],
-                    names[p.index],
-                    p.status,
-                    1,
-                    hashes[p.index],
-                    payloads[p.index],
-                    source_file_id,
-                    rows[p.index],
-                    now,
-                    now,
-                )
-                for p in new
-            ],
-        )
-        ids = _ids(conn, rtype, [keys[p.index] for p in new])
-        record_ids.update({p.index: ids[keys[p.index]] for p in new})
-
-    # Updates: bump the version in place; the old content stays in record_version.
-    if changed:
-        conn.execute(
-            update(record)
-            .where(record.c.id == bindparam("rid"))
-            .values(
-                version=bindparam("new_version"),
-                content_hash=bindparam("new_hash"),
-                payload=bindparam("new_payload"),
-                entity_id=bindparam("new_entity"),
-                attach_method=bindparam("new_method"),
-                status=bindparam("new_status"),
-                subject_name=bindparam("new_name"),
-                source_file_id=source_file_id,
-                source_row=bindparam("new_row"),
-                updated_at=now,
-            ),
-            [
-                {
-                    "rid": p.prior["id"],
-                    "new_version": int(p.prior["version"]) + 1,  # type: ignore[call-overload,index]
-                    "new_hash": hashes[p.index],
-                    "new_payload": payloads[p.index],
-                    "new_entity": attachment.entity_id[p.index],
-                    "new_method": attachment.method[p.index],
-                    "new_status": p.status,
-                    "new_name": names[p.index],
-                    "new_row": rows[p.index],
-                }
-                for p in changed
-            ],
-        )
-        record_ids.update({p.index: int(p.prior["id"]) for p in changed})  # type: ignore[call-overload,index]
-    if not plans:
-        return counts
-
-    def outbound(p: _Plan) -> bool:
-        """Live attached versions go to the hub; a withdrawal only if the hub has or will have the record."""
-        if p.operation == "d":
-            return p.prior is not None and int(p.prior["id"]) in sent  # type: ignore[call-overload,index]
-        return p.status == "active"
-
-    # Versions in bulk, then their outbox rows by one INSERT … SELECT of the outbound versions this file just
-    # wrote (one per record: repeats within a file were refused above).
-    before = conn.execute(select(func.coalesce(func.max(record_version.c.id), 0))).scalar_one()
-    bulk_insert(
-        conn,
-        record_version,
-        VERSION_COLUMNS,
-        [
-            (
-                record_ids[p.index],
-                1 if p.prior is None else int(p.prior["version"]) + 1,  # type: ignore[call-overload]
-                p.operation,
-                hashes[p.index],
-                payloads[p.index],
-                attachment.entity_uscc[p.index],
-                attachment.method[p.index],
-                source_file_id,
-                source_sha256,
-                rows[p.index],
-                outbound(p),
-                now,
+    for i in repeats:
+        earlier = existing[batch.keys[i]]["source_row"] if first[i] < 0 else batch.rows[first[i]]
+        counts.duplicates.append(
+            RowError(
+                batch.rows[i],
+                key_field,
+                "E_DUPLICATE_KEY",
+                f"与第 {earlier} 行的「{key_labels}」重复，同一文件中只保留第一次出现",
             )
-            for p in plans
-        ],
+        )
+
+    sent = _ever_sent(conn, [int(existing[batch.keys[i]]["id"]) for i in known])  # type: ignore[call-overload]
+    plans = _classify(batch, attachment, known, existing, sent, counts)
+    _insert_fresh(
+        conn,
+        rtype,
+        batch,
+        attachment,
+        fresh,
+        counts,
+        source_file_id=source_file_id,
+        source_sha256=source_sha256,
+        now=now,
     )
+    _apply_known(
+        conn,
+        rtype,
+        batch,
+        attachment,
+        plans,
+        sent,
+        counts,
+        source_file_id=source_file_id,
+        source_sha256=source_sha256,
+        now=now,
+    )
+    return counts
+
+
+def _insert_fresh(
+    conn: Connection,
+    rtype: RecordType,
+    batch: Prepared,
+    attachment: Attachment,
+    fresh: np.ndarray,
+    counts: StoreCounts,
+    *,
+    source_file_id: int,
+    source_sha256: str,
+    now: datetime,
+) -> None:
+    """Records for keys never stored: one insert for the records, the rest derived from them in SQL."""
+    if not len(fresh):
+        return
+    at = fresh.tolist()
+
+    def pick(values: list[T]) -> list[T]:
+        return values if len(at) == len(values) else [values[i] for i in at]  # a first load: every row
+
+    withdrawn = pick(batch.withdraws)
+    methods = pick(attachment.method)
+    statuses = [
+        "withdrawn" if gone else ("active" if method is not None else "unattached")
+        for gone, method in zip(withdrawn, methods, strict=True)
+    ]
+    counts.withdrawn += sum(withdrawn)
+    counts.inserted += len(at) - sum(withdrawn)
+    counts.queued += statuses.count("unattached")
+    before = conn.execute(select(func.coalesce(func.max(record.c.id), 0))).scalar_one()
+    insert_columns(
+        conn,
+        record,
+        {
+            "natural_key": pick(batch.keys),
+            "entity_id": pick(attachment.entity_id),
+            "attach_method": methods,
+            "subject_name": pick(batch.names),
+            "status": statuses,
+            "content_hash": pick(batch.hashes),
+            "payload": pick(batch.payloads),
+            "source_row": pick(batch.rows),
+        },
+        {
+            "record_type": rtype.name,
+            "version": 1,
+            "source_file_id": source_file_id,
+            "created_at": now,
+            "updated_at": now,
+        },
+    )
+    mine = (record.c.id > before) & (record.c.source_file_id == source_file_id)
+    # A new record's first version: withdrawn already (d) or inserted (i); only a live attached one is sent,
+    # since the hub never had the others. Its entity's USCC is the one attachment found (entity.uscc).
+    versions = (
+        select(
+            record.c.id,
+            record.c.version,
+            case((record.c.status == "withdrawn", "d"), else_="i"),
+            record.c.content_hash,
+            record.c.payload,
+            entity.c.uscc,
+            record.c.attach_method,
+            record.c.source_file_id,
+            literal(source_sha256, String),
+            record.c.source_row,
+            record.c.status == "active",
+            literal(now, DateTime(timezone=True)),
+        )
+        .select_from(record.outerjoin(entity, entity.c.id == record.c.entity_id))
+        .where(mine)
+        .order_by(record.c.id)
+    )
+    version_before = _max_version_id(conn)
+    conn.execute(record_version.insert().from_select(list(VERSION_COLUMNS), versions))
+    _outbox(conn, rtype, version_before, source_file_id, now)
+    if "unattached" in statuses:
+        waiting = select(
+            record.c.id, literal(UNATTACHED_REASON), literal(now, DateTime(timezone=True))
+        ).where(mine, record.c.status == "unattached")
+        conn.execute(resolution_queue.insert().from_select(["record_id", "reason", "created_at"], waiting))
+
+
+def _max_version_id(conn: Connection) -> int:
+    return int(conn.execute(select(func.coalesce(func.max(record_version.c.id), 0))).scalar_one())
+
+
+def _outbox(conn: Connection, rtype: RecordType, before: int, source_file_id: int, now: datetime) -> None:
+    """Outbox rows for the outbound versions this file just wrote (one per record: repeats were refused)."""
     fresh = (
         select(record_version.c.id, literal(rtype.name), literal(now, DateTime(timezone=True)))
         .where(
@@ -355,9 +398,86 @@ def store_batch(
         .order_by(record_version.c.id)
     )
     conn.execute(outbox.insert().from_select(["record_version_id", "record_type", "created_at"], fresh))
-    counts.queued = _enqueue(conn, [record_ids[p.index] for p in plans if p.status == "unattached"], now)
-    _settle(conn, [record_ids[p.index] for p in plans if p.status == "active"], now)
-    return counts
+
+
+def _apply_known(
+    conn: Connection,
+    rtype: RecordType,
+    batch: Prepared,
+    attachment: Attachment,
+    plans: list[_Plan],
+    sent: set[int],
+    counts: StoreCounts,
+    *,
+    source_file_id: int,
+    source_sha256: str,
+    now: datetime,
+) -> None:
+    """Stored records that change: bump the version in place (the old content stays in record_version)."""
+    if not plans:
+        return
+    counts.updated += sum(1 for p in plans if p.operation != "d")
+    counts.withdrawn += sum(1 for p in plans if p.operation == "d")
+    conn.execute(
+        update(record)
+        .where(record.c.id == bindparam("rid"))
+        .values(
+            version=bindparam("new_version"),
+            content_hash=bindparam("new_hash"),
+            payload=bindparam("new_payload"),
+            entity_id=bindparam("new_entity"),
+            attach_method=bindparam("new_method"),
+            status=bindparam("new_status"),
+            subject_name=bindparam("new_name"),
+            source_file_id=source_file_id,
+            source_row=bindparam("new_row"),
+            updated_at=now,
+        ),
+        [
+            {
+                "rid": p.prior["id"],
+                "new_version": int(p.prior["version"]) + 1,  # type: ignore[call-overload]
+                "new_hash": batch.hashes[p.index],
+                "new_payload": batch.payloads[p.index],
+                "new_entity": attachment.entity_id[p.index],
+                "new_method": attachment.method[p.index],
+                "new_status": p.status,
+                "new_name": batch.names[p.index],
+                "new_row": batch.rows[p.index],
+            }
+            for p in plans
+        ],
+    )
+
+    def outbound(p: _Plan) -> bool:
+        """Live attached versions go to the hub; a withdrawal only if the hub has or will have the record."""
+        if p.operation == "d":
+            return int(p.prior["id"]) in sent  # type: ignore[call-overload]
+        return p.status == "active"
+
+    version_before = _max_version_id(conn)
+    insert_columns(
+        conn,
+        record_version,
+        {
+            "record_id": [int(p.prior["id"]) for p in plans],  # type: ignore[call-overload]
+            "version": [int(p.prior["version"]) + 1 for p in plans],  # type: ignore[call-overload]
+            "operation": [p.operation for p in plans],
+            "content_hash": [batch.hashes[p.index] for p in plans],
+            "payload": [batch.payloads[p.index] for p in plans],
+            "entity_uscc": [attachment.entity_uscc[p.index] for p in plans],
+            "attach_method": [attachment.method[p.index] for p in plans],
+            "source_row": [batch.rows[p.index] for p in plans],
+            "outbound": [outbound(p) for p in plans],
+        },
+        {"source_file_id": source_file_id, "source_sha256": source_sha256, "created_at": now},
+    )
+    _outbox(conn, rtype, version_before, source_file_id, now)
+    ids = [int(p.prior["id"]) for p in plans]  # type: ignore[call-overload]
+    counts.queued += _enqueue(
+        conn, [rid for rid, p in zip(ids, plans, strict=True) if p.status == "unattached"], now
+    )
+    _settle(conn, [rid for rid, p in zip(ids, plans, strict=True) if p.status == "active"], now)
 
 
 def _enqueue(conn: Connection, record_ids: Sequence[int], now: datetime) -> int:

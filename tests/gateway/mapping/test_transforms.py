@@ -26,8 +26,9 @@ def as_lists(outcome: Outcome) -> tuple[list[str | None], list[bool] | None]:
 
 def test_trim_strips_every_kind_of_space_and_blank_becomes_null() -> None:
     values, invalid = as_lists(
-        run("trim", [" a ", "\u3000甲公司\u00a0", "\ufeff\u200b9114\u200b0000\t\n", "\u3000 \u200b", "",
-                     None])
+        run(
+            "trim", [" a ", "\u3000甲公司\u00a0", "\ufeff\u200b9114\u200b0000\t\n", "\u3000 \u200b", "", None]
+        )
     )
     assert values == ["a", "甲公司", "91140000", None, None, None]
     assert invalid is None
@@ -53,8 +54,28 @@ def test_halfwidth_fixes_offsets_across_rows_nulls_and_slices() -> None:
     assert values == ["a", None, "无全角", None, "91140102MA0L3X8XX", "混合A字", " "]
 
 
-ALPHABET = [*"aZ9 -,.", "Ａ", "ｚ", "０", "，", "（", "\u3000", "\u00a0", "\u200b", "\ufeff",
-            "甲", "、", "。", "《", "①", "㎡", "￥", "\uff5f", "😀", "é"]
+ALPHABET = [
+    *"aZ9 -,.",
+    "Ａ",
+    "ｚ",
+    "０",
+    "，",
+    "（",
+    "\u3000",
+    "\u00a0",
+    "\u200b",
+    "\ufeff",
+    "甲",
+    "、",
+    "。",
+    "《",
+    "①",
+    "㎡",
+    "￥",
+    "\uff5f",
+    "😀",
+    "é",
+]
 TO_ASCII = {**{cp: cp - 0xFEE0 for cp in range(0xFF01, 0xFF5F)}, 0x3000: 0x20}
 
 
@@ -73,8 +94,10 @@ def test_halfwidth_and_trim_agree_with_python_on_random_text() -> None:
     folded = [None if x is None else x.translate(TO_ASCII) or None for x in texts]
     assert t.halfwidth(arr).values.to_pylist() == folded
     spaces = t._SPACES + t._ZERO_WIDTH
-    trimmed = [None if x is None else x.strip(spaces).replace("\u200b", "").replace("\ufeff", "") or None
-               for x in texts]
+    trimmed = [
+        None if x is None else x.strip(spaces).replace("\u200b", "").replace("\ufeff", "") or None
+        for x in texts
+    ]
     assert t.trim(arr).values.to_pylist() == trimmed
 
 
@@ -167,9 +190,27 @@ def test_date_forms(form: str) -> None:
 
 @pytest.mark.parametrize(
     "bad",
-    ["2024-02-30", "2023-02-29", "2024-13-01", "2024-00-10", "2024-04-31", "0000-00-00", "1899-12-31",
-     "2024-03", "03/05/2024", "abc", "2024-03-05 25", "2024-03-05x", "2024-03-051", "2024年 3月5日",
-     "60", "0", "1e5", "-45356", "3000000"],
+    [
+        "2024-02-30",
+        "2023-02-29",
+        "2024-13-01",
+        "2024-00-10",
+        "2024-04-31",
+        "0000-00-00",
+        "1899-12-31",
+        "2024-03",
+        "03/05/2024",
+        "abc",
+        "2024-03-05 25",
+        "2024-03-05x",
+        "2024-03-051",
+        "2024年 3月5日",
+        "60",
+        "0",
+        "1e5",
+        "-45356",
+        "3000000",
+    ],
 )
 def test_impossible_or_unreadable_dates_are_invalid(bad: str) -> None:
     out = run("date", [bad])
@@ -207,8 +248,9 @@ def test_serial_range_and_switch() -> None:
 
 
 def test_year_range() -> None:
-    values, invalid = as_lists(run("date", ["1949-10-01", "2024-03-05", "2101-01-01", "2"], min_year=1950,
-                                    max_year=2100))
+    values, invalid = as_lists(
+        run("date", ["1949-10-01", "2024-03-05", "2101-01-01", "2"], min_year=1950, max_year=2100)
+    )
     assert values == [None, "2024-03-05", None, None]
     assert invalid == [True, False, True, True]
 
