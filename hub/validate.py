@@ -1,11 +1,16 @@
 """Validate a decrypted batch against schemas/batch.xsd and read its records, in bounded memory.
 
-Three streaming passes over the file, none holding the document:
+Streaming passes over the file, none holding the document:
 1. structure (defusedxml iterparse, DTDs forbidden): the Batch attributes must repeat what the signed
    manifest says (batchId, sender, seq), ``count`` must equal the number of Records and every Record must
    carry the element of the batch's recordType — what batch.xsd says XSD 1.0 cannot express;
-2. XSD (xmlschema, lazy resource, entities and external references forbidden);
-3. only when something failed: the natural keys of the failing records, for the receipt.
+2. XSD with libxml2 (lxml, validating while it parses; no DTD, entities or network): about a hundred times
+   faster than xmlschema, which is pure Python and bounded the hub at about 1–5 MB/s. libxml2 is also what
+   ``xmllint --schema`` runs, the check the batches are held to. It only says valid or not, with line
+   numbers rather than records, so
+3. when it says invalid: XSD again with xmlschema (lazy resource, entities and external references
+   forbidden), whose error paths name each failing record for the receipt; and
+4. the natural keys of the failing records.
 Reading records for storage is a further pass (:meth:`BatchValidator.records`), done inside the
 database transaction.
 """
@@ -23,8 +28,16 @@ from xml.etree.ElementTree import Element, ParseError
 import xmlschema
 from defusedxml import DefusedXmlException
 from defusedxml.ElementTree import iterparse
+from lxml import etree
 
-from gateway.schema import BATCH_ELEMENT, RECORD_TYPE, TARGET_NAMESPACE, batch_schema, element_to_type
+from gateway.schema import (
+    BATCH_ELEMENT,
+    BATCH_SCHEMA,
+    RECORD_TYPE,
+    TARGET_NAMESPACE,
+    batch_schema,
+    element_to_type,
+)
 from gateway.transfer import Problem, Rejection
 
 _NS = f"{{{TARGET_NAMESPACE}}}"
@@ -95,28 +108,52 @@ def _iter_records(fh: IO[bytes]) -> Iterator[tuple[Element, Element]]:
             root.remove(elem)
 
 
+def _libxml2_schema(xsd: Path) -> etree.XMLSchema:
+    """batch.xsd compiled by libxml2; its includes are our own files, read from disk, never the network."""
+    parser = etree.XMLParser(resolve_entities=False, load_dtd=False, no_network=True)
+    return etree.XMLSchema(etree.parse(str(xsd), parser))
+
+
 def _local(tag: str) -> str:
     return tag.rpartition("}")[2]
 
 
 class BatchValidator:
     def __init__(
-        self, schema: xmlschema.XMLSchema10, element_types: dict[str, str], *, max_rejections: int = 1000
+        self,
+        schema: xmlschema.XMLSchema10,
+        fast_schema: etree.XMLSchema,
+        element_types: dict[str, str],
+        *,
+        max_rejections: int = 1000,
     ) -> None:
         self.schema = schema
         self.element_types = dict(element_types)
         self.max_rejections = max_rejections
+        self.fast_schema = fast_schema
 
     @classmethod
     def from_dir(cls, schema_dir: Path, *, max_rejections: int = 1000) -> BatchValidator:
-        return cls(batch_schema(schema_dir), element_to_type(schema_dir), max_rejections=max_rejections)
+        return cls(
+            batch_schema(schema_dir),
+            _libxml2_schema(schema_dir / BATCH_SCHEMA),
+            element_to_type(schema_dir),
+            max_rejections=max_rejections,
+        )
 
     def check(self, path: Path, *, batch_id: str, sender: str, seq: int) -> Verdict:
         verdict = Verdict()
         findings = _Findings()
         try:
             self._check_structure(path, verdict, findings, batch_id=batch_id, sender=sender, seq=seq)
-            self._check_xsd(path, findings, lazy=verdict.count > 0)
+            if not findings.total:
+                libxml2_error = self._libxml2_error(path)
+                if libxml2_error is not None:
+                    self._check_xsd(path, findings, lazy=verdict.count > 0)
+                    if not findings.total:  # the two validators disagree: libxml2 (xmllint's) prevails
+                        findings.add(None, f"libxml2：{libxml2_error[:MAX_REASON]}")
+            else:
+                self._check_xsd(path, findings, lazy=verdict.count > 0)
         except (ParseError, DefusedXmlException, xmlschema.XMLResourceError) as exc:
             verdict.problem = Problem("invalid_xml", f"批次不是合法、安全的 XML：{str(exc)[:MAX_REASON]}")
             return verdict
@@ -170,6 +207,27 @@ class BatchValidator:
                         )
         if declared != str(verdict.count):
             findings.add(None, f"Batch/@count 为 {declared}，实际有 {verdict.count} 条记录")
+
+    def _libxml2_error(self, path: Path) -> str | None:
+        """libxml2's first complaint about the batch, or None when it is valid; one streaming pass that
+        keeps no finished record in memory."""
+        try:
+            for _event, elem in etree.iterparse(
+                str(path),
+                events=("end",),
+                tag=_RECORD_TAG,  # Python sees one event per record, not one per field
+                schema=self.fast_schema,
+                resolve_entities=False,
+                load_dtd=False,
+                no_network=True,
+                huge_tree=False,
+            ):
+                elem.clear(keep_tail=False)
+                while elem.getprevious() is not None:  # drop finished siblings from the tree as well
+                    del elem.getparent()[0]
+        except etree.XMLSyntaxError as exc:  # invalid or not well-formed: xmlschema's pass says where
+            return str(exc) or "invalid"
+        return None
 
     def _check_xsd(self, path: Path, findings: _Findings, *, lazy: bool) -> None:
         # Lazy (subtree-at-a-time) validation keeps memory flat; it is skipped for a record-less batch

@@ -106,3 +106,29 @@ def test_rejections_are_capped(schemas_dir: Path, batch_writer: BatchWriter, tmp
     verdict = capped.check(path, batch_id="b-1", sender=SENDER, seq=1)
     assert len(verdict.rejections) == 2
     assert verdict.problem is not None and "5 处错误，涉及 5 条记录" in verdict.problem.message
+
+
+def _xmlschema_must_not_run(*_args: object, **_kwargs: object) -> None:
+    raise AssertionError("xmlschema ran although libxml2 found the batch valid")
+
+
+def test_a_valid_batch_is_passed_by_libxml2_alone(
+    validator: BatchValidator, batch_writer: BatchWriter, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path = batch_writer(tmp_path / "b.xml", batch_id="b-1", seq=1, records=[Rec(), Rec(), Rec("d")])
+    monkeypatch.setattr(validator.schema, "iter_errors", _xmlschema_must_not_run)
+    verdict = _check(validator, path)
+    assert verdict.ok and verdict.count == 3
+
+
+def test_a_batch_libxml2_refuses_is_refused_even_when_xmlschema_finds_nothing(
+    validator: BatchValidator, batch_writer: BatchWriter, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The two validators disagreeing is simulated by silencing xmlschema: libxml2's verdict still stands.
+    bad = Rec("i", (("CF_JDRQ", "2024-13-45"),))
+    path = batch_writer(tmp_path / "b.xml", batch_id="b-1", seq=1, records=[Rec(), bad])
+    monkeypatch.setattr(validator.schema, "iter_errors", lambda *_a, **_k: iter(()))
+    verdict = _check(validator, path)
+    assert verdict.problem is not None and verdict.problem.code == "invalid_xml"
+    assert "libxml2" in verdict.problem.message and "CF_JDRQ" in verdict.problem.message
+    assert verdict.rejections == []
