@@ -10,7 +10,7 @@ export UV_NO_CONFIG := 1
 # The machine may set PYTHONDONTWRITEBYTECODE; with it every run recompiles Airflow from source (seconds).
 unexport PYTHONDONTWRITEBYTECODE
 
-.PHONY: help install demo test test-fast test-faults lint lock clean distclean
+.PHONY: help install demo test test-fast test-faults bench lint lock clean distclean
 
 help:  ## show the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -40,6 +40,9 @@ test-fast: $(STAMP)  ## unit tests only, no Airflow runs
 
 test-faults: $(STAMP)  ## delivery under crashes and hub faults only (also part of make test)
 	$(PY) -m pytest -q -m faults
+
+bench: $(STAMP)  ## benchmarks: every workload vs pyarrow and frictionless, 1M/5M rows, delivery, DAG parse (~40 min)
+	$(PY) bench/run.py --scale 1000000,5000000 --delivery-mb 256
 
 lint: $(STAMP)  ## ruff
 	$(VENV)/bin/ruff check .

@@ -36,8 +36,12 @@ class ReadLimits:
     max_cell_chars: int = 32767
     """Excel's own cell limit; longer cells are truncated and flagged (usually an unclosed quote)."""
 
-    max_csv_record_bytes: int = 16 * MIB
-    """Longest CSV record; also pyarrow's block size, which must hold any single record."""
+    max_csv_record_bytes: int = 4 * MIB
+    """Longest CSV record; also pyarrow's block size, which must hold any single record. It bounds memory
+    too: pyarrow's streaming CSV reader reads ahead on a background thread, about 32 blocks, so a 16 MiB
+    block held some 500 MiB of a large file in memory (measured, bench/run.py). 4 MiB keeps that near
+    130 MiB at the same speed (1 MiB blocks read a GB18030 file at half the rate); a real record is a
+    few KB, and 4 MiB still holds sixty cells at Excel's 32,767-character limit in GB18030."""
 
     max_json_record_chars: int = 16 * MIB
     """Longest single JSON record (an array element, or one line of JSON Lines); the incremental parser
