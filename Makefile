@@ -41,7 +41,7 @@ test-fast: $(STAMP)  ## unit tests only, no Airflow runs
 test-faults: $(STAMP)  ## delivery under crashes and hub faults only (also part of make test)
 	$(PY) -m pytest -q -m faults
 
-bench: $(STAMP)  ## benchmarks: every workload vs pyarrow and frictionless, 1M/5M rows, delivery, DAG parse (~40 min)
+bench: $(STAMP)  ## benchmarks: every workload vs pyarrow and frictionless, 1M/5M rows, delivery, DAG parse (~25-35 min)
 	$(PY) bench/run.py --scale 1000000,5000000 --delivery-mb 256
 
 lint: $(STAMP)  ## ruff
