@@ -75,7 +75,7 @@ def _child(spec: dict[str, Any]) -> dict[str, Any]:
 
 
 class ChildFailed(RuntimeError):
-    pass
+    """A measurement's child process exited non-zero; the message carries the tail of its log."""
 
 
 def run_child(spec: dict[str, Any], log_dir: Path) -> dict[str, Any]:
