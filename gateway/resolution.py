@@ -19,7 +19,7 @@ from gateway.entities import attach
 from gateway.schema.model import RecordType
 from gateway.settings import Settings
 from gateway.store.db import engine_for
-from gateway.store.tables import outbox, record, record_version, resolution_queue
+from gateway.store.tables import CURRENT_VERSION, outbox, record, record_version, resolution_queue
 
 log = logging.getLogger(__name__)
 CHUNK = 1000
@@ -27,8 +27,9 @@ CHUNK = 1000
 
 def _waiting(conn: Connection, rtype: RecordType, after: int) -> list[tuple[int, int, int, str]]:
     stmt = (
-        select(resolution_queue.c.id, record.c.id, record.c.version, record.c.payload)
+        select(resolution_queue.c.id, record.c.id, record.c.version, record_version.c.payload)
         .join(record, record.c.id == resolution_queue.c.record_id)
+        .join(record_version, CURRENT_VERSION)
         .where(
             resolution_queue.c.resolved_at.is_(None),
             record.c.record_type == rtype.name,

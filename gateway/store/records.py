@@ -16,13 +16,13 @@ from typing import TypeVar
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
-from sqlalchemy import Connection, DateTime, String, bindparam, case, func, literal, select, update
+from sqlalchemy import Connection, DateTime, bindparam, func, literal, select, update
 
 from gateway.entities import UNATTACHED_REASON, Attachment
 from gateway.row_errors import RowError
 from gateway.schema.model import RecordType
 from gateway.store.bulk import fetch_all, in_condition, insert_columns, select_matching
-from gateway.store.tables import entity, outbox, record, record_version, resolution_queue
+from gateway.store.tables import outbox, record, record_version, resolution_queue
 from gateway.validation.rules import condition_mask
 
 CHUNK = 500
@@ -30,20 +30,6 @@ ROW = "__row__"
 PAYLOAD_SLICE = 8192
 T = TypeVar("T")
 PRIOR_COLUMNS = ("natural_key", "id", "content_hash", "version", "status", "source_file_id", "source_row")
-VERSION_COLUMNS = (
-    "record_id",
-    "version",
-    "operation",
-    "content_hash",
-    "payload",
-    "entity_uscc",
-    "attach_method",
-    "source_file_id",
-    "source_sha256",
-    "source_row",
-    "outbound",
-    "created_at",
-)
 
 
 @dataclass
@@ -246,10 +232,10 @@ def store_batch(
     """Store one batch of accepted rows; returns what happened to them. ``prepared``: prepare(rtype, table),
     when the caller computed it already.
 
-    New keys (all of them, on a first load) take the bulk path: their records in one executemany, their
-    versions, outbox and queue rows by INSERT … SELECT from the records just written, so no row of theirs
-    makes a round trip or a Python object beyond its insert tuple. Rows whose key is stored already are
-    decided one by one (_classify), which a re-sent file needs and a first load does not.
+    New keys (all of them, on a first load) take the bulk path: their records, then their versions, each in
+    one bulk insert (executemany on SQLite, COPY on PostgreSQL), their outbox rows by INSERT … SELECT from
+    the versions just written, so no row of theirs makes a round trip of its own. Rows whose key is stored
+    already are decided one by one (_classify), which a re-sent file needs and a first load does not.
     """
     counts = StoreCounts()
     if table.num_rows == 0:
@@ -311,7 +297,7 @@ def _insert_fresh(
     source_sha256: str,
     now: datetime,
 ) -> None:
-    """Records for keys never stored: one insert for the records, the rest derived from them in SQL."""
+    """Records for keys never stored: one bulk insert for the records, one for their first versions."""
     if not len(fresh):
         return
     at = fresh.tolist()
@@ -339,7 +325,6 @@ def _insert_fresh(
             "subject_name": pick(batch.names),
             "status": statuses,
             "content_hash": pick(batch.hashes),
-            "payload": pick(batch.payloads),
             "source_row": pick(batch.rows),
         },
         {
@@ -350,36 +335,46 @@ def _insert_fresh(
             "updated_at": now,
         },
     )
-    mine = (record.c.id > before) & (record.c.source_file_id == source_file_id)
+    ids = _ids_since(conn, before, source_file_id)
+    if len(ids) != len(at):
+        raise RuntimeError(f"wrote {len(at)} records for file {source_file_id} but found {len(ids)}")
     # A new record's first version: withdrawn already (d) or inserted (i); only a live attached one is sent,
-    # since the hub never had the others. Its entity's USCC is the one attachment found (entity.uscc).
-    versions = (
-        select(
-            record.c.id,
-            record.c.version,
-            case((record.c.status == "withdrawn", "d"), else_="i"),
-            record.c.content_hash,
-            record.c.payload,
-            entity.c.uscc,
-            record.c.attach_method,
-            record.c.source_file_id,
-            literal(source_sha256, String),
-            record.c.source_row,
-            record.c.status == "active",
-            literal(now, DateTime(timezone=True)),
-        )
-        .select_from(record.outerjoin(entity, entity.c.id == record.c.entity_id))
-        .where(mine)
-        .order_by(record.c.id)
-    )
+    # since the hub never had the others. The payload is written here only (record holds none).
     version_before = _max_version_id(conn)
-    conn.execute(record_version.insert().from_select(list(VERSION_COLUMNS), versions))
+    insert_columns(
+        conn,
+        record_version,
+        {
+            "record_id": ids,
+            "operation": ["d" if gone else "i" for gone in withdrawn],
+            "content_hash": pick(batch.hashes),
+            "payload": pick(batch.payloads),
+            "entity_uscc": pick(attachment.entity_uscc),
+            "attach_method": methods,
+            "source_row": pick(batch.rows),
+            "outbound": [status == "active" for status in statuses],
+        },
+        {"version": 1, "source_file_id": source_file_id, "source_sha256": source_sha256, "created_at": now},
+    )
     _outbox(conn, rtype, version_before, source_file_id, now)
-    if "unattached" in statuses:
-        waiting = select(
-            record.c.id, literal(UNATTACHED_REASON), literal(now, DateTime(timezone=True))
-        ).where(mine, record.c.status == "unattached")
-        conn.execute(resolution_queue.insert().from_select(["record_id", "reason", "created_at"], waiting))
+    waiting = [rid for rid, status in zip(ids, statuses, strict=True) if status == "unattached"]
+    if waiting:
+        insert_columns(
+            conn,
+            resolution_queue,
+            {"record_id": waiting},
+            {"reason": UNATTACHED_REASON, "created_at": now},
+        )
+
+
+def _ids_since(conn: Connection, before: int, source_file_id: int) -> list[int]:
+    """The ids of the records this file inserted after ``before``, in insertion order.
+
+    Neither sqlite3's executemany nor COPY returns ids. Ids only grow, and while this transaction writes no
+    other one can add records of this file, so these are exactly the rows just inserted, in their order."""
+    marker = "?" if conn.dialect.paramstyle == "qmark" else "%s"
+    statement = f"SELECT id FROM record WHERE id > {marker} AND source_file_id = {marker} ORDER BY id"
+    return [row[0] for row in fetch_all(conn, statement, (before, source_file_id))]
 
 
 def _max_version_id(conn: Connection) -> int:
@@ -424,7 +419,6 @@ def _apply_known(
         .values(
             version=bindparam("new_version"),
             content_hash=bindparam("new_hash"),
-            payload=bindparam("new_payload"),
             entity_id=bindparam("new_entity"),
             attach_method=bindparam("new_method"),
             status=bindparam("new_status"),
@@ -438,7 +432,6 @@ def _apply_known(
                 "rid": p.prior["id"],
                 "new_version": int(p.prior["version"]) + 1,  # type: ignore[call-overload]
                 "new_hash": batch.hashes[p.index],
-                "new_payload": batch.payloads[p.index],
                 "new_entity": attachment.entity_id[p.index],
                 "new_method": attachment.method[p.index],
                 "new_status": p.status,

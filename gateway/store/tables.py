@@ -76,7 +76,9 @@ entity = Table(
     Column("updated_at", DateTime(timezone=True), nullable=False),
 )
 
-# The current state of each record, by natural key.
+# The current state of each record, by natural key. Its content is that of its current version
+# (record_version with the same record_id and version, CURRENT_VERSION below), stored there once: a payload
+# is most of a row's bytes, and holding it twice doubled what every load writes.
 record = Table(
     "record",
     metadata,
@@ -89,7 +91,6 @@ record = Table(
     Column("status", String(16), nullable=False),  # active | unattached | withdrawn
     Column("version", Integer, nullable=False),
     Column("content_hash", String(64), nullable=False),
-    Column("payload", Text, nullable=False),
     Column("source_file_id", Integer, ForeignKey("source_file.id"), nullable=False),
     Column("source_row", Integer, nullable=False),
     Column("created_at", DateTime(timezone=True), nullable=False),
@@ -132,7 +133,17 @@ record_version = Table(
     Column("hub_rejected_at", DateTime(timezone=True)),
     UniqueConstraint("record_id", "version"),
 )
-Index("ix_record_version_hub_batch_id", record_version.c.hub_batch_id)
+# Partial: only the few versions the hub refused carry a batch id, and indexing every other version's NULL
+# cost each insert an index entry for nothing.
+Index(
+    "ix_record_version_hub_batch_id",
+    record_version.c.hub_batch_id,
+    sqlite_where=record_version.c.hub_batch_id.isnot(None),
+    postgresql_where=record_version.c.hub_batch_id.isnot(None),
+)
+
+# A record's current version, whose payload is the record's content: join record_version ON this.
+CURRENT_VERSION = (record_version.c.record_id == record.c.id) & (record_version.c.version == record.c.version)
 
 # Records that could not be attached to an entity wait here until an engineer settles them.
 resolution_queue = Table(

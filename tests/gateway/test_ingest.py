@@ -14,7 +14,15 @@ from sqlalchemy import func, select
 from gateway.ingest import ingest_file, mark_archived
 from gateway.settings import REPO_ROOT, Settings
 from gateway.store.db import engine_for
-from gateway.store.tables import entity, outbox, record, record_version, resolution_queue, source_file
+from gateway.store.tables import (
+    CURRENT_VERSION,
+    entity,
+    outbox,
+    record,
+    record_version,
+    resolution_queue,
+    source_file,
+)
 
 SAMPLES = REPO_ROOT / "samples" / "inbox"
 AMR_FILE = SAMPLES / "xz_amr" / "2026年10月行政处罚信息.csv"
@@ -110,7 +118,9 @@ def test_national_template_in_gbk_is_recognised_and_bad_rows_named(settings: Set
             conn.execute(select(record.c.attach_method, func.count()).group_by(record.c.attach_method)).all()
         )
         amounts = conn.execute(
-            select(record.c.payload).where(record.c.natural_key.like("%107号"))
+            select(record_version.c.payload)
+            .join(record, CURRENT_VERSION)
+            .where(record.c.natural_key.like("%107号"))
         ).scalar_one()
     assert methods == {"uscc": 9, "natural_person": 1}
     assert json.loads(amounts)["CF_XDR_SHXYM"] == "91140981MA0K8H9J8Y"
@@ -181,9 +191,9 @@ def test_department_mapping_converts_yuan_and_chinese_dates(settings: Settings) 
     with engine_for(settings.database_url).connect() as conn:
         payload = json.loads(
             conn.execute(
-                select(record.c.payload).where(
-                    record.c.natural_key == "11140900MB19500324|忻环罚〔2026〕31号"
-                )
+                select(record_version.c.payload)
+                .join(record, CURRENT_VERSION)
+                .where(record.c.natural_key == "11140900MB19500324|忻环罚〔2026〕31号")
             ).scalar_one()
         )
     assert payload["CF_NR_FK"] == "5"  # 50,000.00 元 = 5 万元
@@ -243,7 +253,9 @@ def test_encodings_are_detected(settings: Settings, tmp_path: Path, encoding: st
     assert result.receipt.status == "accepted"
     assert result.receipt.encoding == encoding
     with engine_for(settings.database_url).connect() as conn:
-        payload = json.loads(conn.execute(select(record.c.payload)).scalar_one())
+        payload = json.loads(
+            conn.execute(select(record_version.c.payload).join(record, CURRENT_VERSION)).scalar_one()
+        )
     assert payload["CF_SY"] == facts
 
 

@@ -21,7 +21,7 @@ from gateway.intake import open_source
 from gateway.schema import load_record_types
 from gateway.settings import Settings
 from gateway.store.db import engine_for
-from gateway.store.tables import record
+from gateway.store.tables import CURRENT_VERSION, record, record_version
 from samples import make_more_samples
 
 INBOX = Path(make_more_samples.__file__).resolve().parent / "inbox"
@@ -121,7 +121,9 @@ def test_ingest_accepts_all_but_the_planned_row(settings: Settings, expected: Ex
 def _payloads(settings: Settings, record_type: str) -> dict[str, dict[str, str]]:
     with engine_for(settings.database_url).connect() as conn:
         rows = conn.execute(
-            select(record.c.natural_key, record.c.payload).where(record.c.record_type == record_type)
+            select(record.c.natural_key, record_version.c.payload)
+            .join(record_version, CURRENT_VERSION)
+            .where(record.c.record_type == record_type)
         ).all()
     return {key: json.loads(payload) for key, payload in rows}
 

@@ -66,7 +66,6 @@ def test_columns_and_constants_are_stored_with_their_types(database_url: str) ->
                     "status": "active",
                     "version": 1,
                     "content_hash": "h",
-                    "payload": "{}",
                     "source_file_id": file_id,
                     "source_row": 2,
                     "created_at": NOW,

@@ -3,24 +3,15 @@ to push (it pushed straight from "sealed") becomes "sent", because the hub may h
 
 from __future__ import annotations
 
-from alembic import command
-from alembic.config import Config
 from sqlalchemy import select, text
 
-from gateway.store.db import MIGRATIONS, engine_for, head_revision
+from gateway.store.db import engine_for, head_revision
 from gateway.store.tables import delivery_batch, delivery_seal
-
-
-def _alembic(url: str, action: str, revision: str) -> None:
-    config = Config()
-    config.set_main_option("script_location", str(MIGRATIONS))
-    with engine_for(url).begin() as connection:
-        config.attributes["connection"] = connection
-        getattr(command, action)(config, revision)
+from tests.gateway.store.alembic_steps import step
 
 
 def test_batches_of_revision_0002_keep_their_meaning(database_url: str) -> None:
-    _alembic(database_url, "downgrade", "0002")
+    step(database_url, "downgrade", "0002")
     rows = [
         ("b-built", 1, "built", None, 0),
         ("b-sealed", 2, "sealed", "a" * 64, 0),
@@ -47,7 +38,7 @@ def test_batches_of_revision_0002_keep_their_meaning(database_url: str) -> None:
                     "a": attempts,
                 },
             )
-    _alembic(database_url, "upgrade", "head")
+    step(database_url, "upgrade", "head")
     with engine_for(database_url).connect() as conn:
         batches = {
             r.batch_id: r
