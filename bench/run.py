@@ -58,6 +58,10 @@ def _child(spec: dict[str, Any]) -> dict[str, Any]:
         import dag_import
 
         return dag_import.measure(ROOT / "dags")
+    if kind == "narrow":
+        import stages
+
+        return {"rows_per_s": stages.narrow_rows_per_s(spec["rows"], home)}  # type: ignore[arg-type]
     workload = workloads.WORKLOADS[spec["workload"]]
     path = Path(spec["path"])
     if kind == "limit":
@@ -265,6 +269,14 @@ class Bench:
             "validate_rows_per_s": validate_rate,
             "validate_vs_peer": _ratio(validate_rate, peer_rate),
             "stages": stages_out,
+            "store_statements": {
+                label: {
+                    "calls": int(entry["calls"]),
+                    "seconds": round(entry["seconds"], 3),
+                    "us_per_row": round(entry["seconds"] / source_rows * 1e6, 2),
+                }
+                for label, entry in sorted(stage["statements"].items(), key=lambda kv: -kv[1]["seconds"])
+            },
             "pull_land_seconds": stage["pull_land_seconds"],
             "end_to_end_rows_per_s": e2e_rate,
             "end_to_end_mb_per_s": _rate(size / MIB, e2e_s["median"]),
@@ -332,6 +344,13 @@ class Bench:
             "seconds": {k: round(v, 2) for k, v in got.items() if k.endswith("_s")},
             "peak_rss_mb": got["peak_rss_mb"],
         }
+
+    def store_floor(self, rows: int) -> dict[str, Any]:
+        """SQLite inserting narrow rows (file, row, hash) with no index: the ceiling of a store that kept
+        content elsewhere, for comparison with what the store's statements cost per row."""
+        print("  store floor (narrow rows)", file=sys.stderr)
+        got = self.in_scratch({"kind": "narrow", "rows": rows})
+        return {"rows": rows, "narrow_rows_per_s": round(got["rows_per_s"], 1)}
 
     def dags(self) -> dict[str, Any]:
         print("  DAG files", file=sys.stderr)
@@ -453,6 +472,10 @@ def print_table(results: dict[str, Any]) -> None:
     for name, w in results["workloads"].items():
         parts = [f"{stage} {_fmt(s['rows_per_s'])}" for stage, s in w["stages"].items()]
         print(f"  {name} stages (rows/s): " + ", ".join(parts))
+        spent = [f"{label} {s['us_per_row']:.1f}" for label, s in list(w["store_statements"].items())[:6]]
+        print(f"  {name} attach + store statements (µs/row): " + ", ".join(spent))
+    if "store_floor" in results:
+        print(f"SQLite narrow rows, no index: {_fmt(results['store_floor']['narrow_rows_per_s'])} rows/s")
     if "scale" in results:
         for rows, run in results["scale"]["runs"].items():
             print(
@@ -543,6 +566,8 @@ def main(argv: list[str] | None = None) -> None:
     for name in [w for w in args.workloads.split(",") if w]:
         print(f"{name} ({args.rows:,} rows)", file=sys.stderr)
         results["workloads"][name] = bench.workload(name, args.rows)
+    if results["workloads"]:
+        results["store_floor"] = bench.store_floor(args.rows)
     if args.scale:
         results["scale"] = bench.scale(sorted(int(n) for n in args.scale.split(",")))
     if args.delivery_mb:

@@ -1,29 +1,99 @@
-"""Time the gateway's stages one by one on a source: parse, map, validate, attach, store, commit.
+"""Time the gateway's stages one by one on a source: parse, map, validate, prepare, attach, store, commit.
 
 The same library calls, in the same order and with the same batch size, as gateway.ingest.process_rows, but
 with a clock around each; the end-to-end figure comes from the real ingest_file (bench/workloads.py), never
 from adding these up. Each stage streams, so memory stays that of one batch whatever the file's size.
+
+Within attach and store, every statement SQLAlchemy hands the driver is timed too, by kind and table (``insert
+record``, ``select entity``, …), so the report can say which statements the database time goes to; what the
+two stages spend outside them is Python and the lookups that go to the driver directly (store.bulk.fetch_all).
 """
 
 from __future__ import annotations
 
+import re
+import sqlite3
+import tempfile
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
 
 import pyarrow as pa
-from sqlalchemy import insert
+from sqlalchemy import Connection, event, insert
 
 from gateway.entities import attach
 from gateway.ingest import BATCH_ROWS
 from gateway.mapping.engine import Plan, apply_plan
 from gateway.settings import Settings
 from gateway.store.db import engine_for
-from gateway.store.records import store_batch
+from gateway.store.records import prepare, store_batch
 from gateway.store.tables import source_file
 from gateway.validation import validate
 
-STAGES = ("parse", "map", "validate", "attach", "store", "commit")
+STAGES = ("parse", "map", "validate", "prepare", "attach", "store", "commit")
+_STATEMENT = re.compile(r'^\s*(INSERT INTO|UPDATE|DELETE FROM|SELECT\b.*?\bFROM)\s+"?(\w+)', re.I | re.S)
+
+
+def statement_label(sql: str) -> str:
+    """``insert record``, ``select entity``, ``insert outbox from select``: what a statement does, to what.
+
+    >>> statement_label('INSERT INTO "record" (a) VALUES (?)')
+    'insert record'
+    >>> statement_label("INSERT INTO outbox (a) SELECT record_version.id FROM record_version")
+    'insert outbox from select'
+    """
+    match = _STATEMENT.match(sql)
+    if match is None:
+        return "other"
+    verb = match.group(1).split()[0].lower()
+    label = f"{verb} {match.group(2).lower()}"
+    if verb == "insert" and re.search(r"\)\s*SELECT\b", sql, re.I):
+        label += " from select"
+    return label
+
+
+@contextmanager
+def timed_statements(conn: Connection, into: dict[str, dict[str, float]]) -> Iterator[None]:
+    """Add each statement's driver time on ``conn`` to ``into[label]`` (calls, seconds) while inside."""
+    started: list[float] = []
+
+    def before(*_args: Any) -> None:
+        started.append(time.perf_counter())
+
+    def after(_conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
+        entry = into.setdefault(statement_label(statement), {"calls": 0, "seconds": 0.0})
+        entry["calls"] += 1
+        entry["seconds"] += time.perf_counter() - started.pop()
+
+    event.listen(conn, "before_cursor_execute", before)
+    event.listen(conn, "after_cursor_execute", after)
+    try:
+        yield
+    finally:
+        event.remove(conn, "before_cursor_execute", before)
+        event.remove(conn, "after_cursor_execute", after)
+
+
+def narrow_rows_per_s(rows: int, directory: Path) -> float:
+    """What SQLite does with narrow rows: ``rows`` of (file, row, hash) into a table with no index but its
+    rowid, one transaction, the gateway's pragmas. The ceiling for a store that kept only references to
+    content held elsewhere (docs/performance.md)."""
+    with tempfile.TemporaryDirectory(prefix="bench-narrow-", dir=directory) as scratch:
+        db = sqlite3.connect(Path(scratch) / "narrow.db", isolation_level=None)
+        for pragma in ("journal_mode=WAL", "synchronous=NORMAL", "cache_size=-65536"):
+            db.execute(f"PRAGMA {pragma}")
+        db.execute("CREATE TABLE ref (id INTEGER PRIMARY KEY, file_id INTEGER, source_row INTEGER, sha TEXT)")
+        values = [(1, i, f"{i:064x}") for i in range(rows)]
+        start = time.perf_counter()
+        db.execute("BEGIN")
+        db.executemany("INSERT INTO ref (file_id, source_row, sha) VALUES (?, ?, ?)", values)
+        db.execute("COMMIT")
+        seconds = time.perf_counter() - start
+        db.close()
+    return rows / seconds
 
 
 def _clocked(batches: Iterator[pa.RecordBatch], seconds: dict[str, float]) -> Iterator[pa.RecordBatch]:
@@ -36,9 +106,13 @@ def _clocked(batches: Iterator[pa.RecordBatch], seconds: dict[str, float]) -> It
         yield batch
 
 
-def time_stages(settings: Settings, batches: Iterator[pa.RecordBatch], plan: Plan) -> dict[str, float]:
-    """Seconds per stage for one pass over ``batches`` into the (fresh) database of ``settings``."""
+def time_stages(
+    settings: Settings, batches: Iterator[pa.RecordBatch], plan: Plan
+) -> tuple[dict[str, float], dict[str, dict[str, float]]]:
+    """Seconds per stage for one pass over ``batches`` into the (fresh) database of ``settings``, and the
+    statements of attach and store by label (calls, seconds)."""
     seconds = dict.fromkeys(STAGES, 0.0)
+    statements: dict[str, dict[str, float]] = {}
     rtype = plan.record_type
     now = datetime.now(UTC).replace(microsecond=0)
     engine = engine_for(settings.database_url)
@@ -69,21 +143,27 @@ def time_stages(settings: Settings, batches: Iterator[pa.RecordBatch], plan: Pla
             seconds["validate"] += time.perf_counter() - start
 
             start = time.perf_counter()
-            attachment = attach(conn, rtype, checked.good, now)
-            seconds["attach"] += time.perf_counter() - start
+            prepared = prepare(rtype, checked.good)
+            seconds["prepare"] += time.perf_counter() - start
 
-            start = time.perf_counter()
-            store_batch(
-                conn,
-                rtype,
-                checked.good,
-                attachment,
-                source_file_id=file_id,
-                source_sha256="0" * 64,
-                now=now,
-                header_of=plan.header_of,
-            )
-            seconds["store"] += time.perf_counter() - start
+            with timed_statements(conn, statements):
+                start = time.perf_counter()
+                attachment = attach(conn, rtype, checked.good, now)
+                seconds["attach"] += time.perf_counter() - start
+
+                start = time.perf_counter()
+                store_batch(
+                    conn,
+                    rtype,
+                    checked.good,
+                    attachment,
+                    source_file_id=file_id,
+                    source_sha256="0" * 64,
+                    now=now,
+                    header_of=plan.header_of,
+                    prepared=prepared,
+                )
+                seconds["store"] += time.perf_counter() - start
         start = time.perf_counter()
         transaction.commit()
         seconds["commit"] = time.perf_counter() - start
@@ -91,7 +171,7 @@ def time_stages(settings: Settings, batches: Iterator[pa.RecordBatch], plan: Pla
         if transaction.is_active:
             transaction.rollback()
         conn.close()
-    return seconds
+    return seconds, statements
 
 
-__all__ = ["BATCH_ROWS", "STAGES", "time_stages"]
+__all__ = ["BATCH_ROWS", "STAGES", "narrow_rows_per_s", "statement_label", "time_stages", "timed_statements"]

@@ -220,25 +220,36 @@ def _landed_batches(settings: Settings, unit_id: int) -> tuple[Iterator[pa.Recor
 
 
 def measure_stages(workload: Workload, path: Path, home: Path, database_url: str | None) -> dict[str, Any]:
-    """Seconds per stage (bench/stages.py), each over the whole source, in one streaming pass."""
+    """Seconds per stage (bench/stages.py), each over the whole source, in one streaming pass; the
+    statements of attach and store."""
     settings = _settings(home, database_url)
     if workload.kind in ("csv", "xlsx"):
         plan = _plan(workload, path, settings)
         with open_source(path, limits=BENCH_LIMITS) as source:
-            seconds = stages.time_stages(settings, source.batches(), plan)
-        return {"seconds": seconds, "pull_land_seconds": None}
-    start = time.perf_counter()
-    landed = _pull(workload, path, settings)
-    pull_land = time.perf_counter() - start
-    totals = dict.fromkeys(stages.STAGES, 0.0)
-    specs = load_mappings(settings.mappings_dir)
-    record_types = load_record_types(settings.schemas_dir)
-    for source_id, unit_id in landed:
-        batches, headers, _ = _landed_batches(settings, unit_id)
-        plan = plan_for(headers, specs, record_types, source=source_id)
-        for stage, value in stages.time_stages(settings, batches, plan).items():
-            totals[stage] += value
-    return {"seconds": totals, "pull_land_seconds": pull_land}
+            seconds, statements = stages.time_stages(settings, source.batches(), plan)
+        pull_land = None
+    else:
+        start = time.perf_counter()
+        landed = _pull(workload, path, settings)
+        pull_land = time.perf_counter() - start
+        seconds, statements = dict.fromkeys(stages.STAGES, 0.0), {}
+        specs = load_mappings(settings.mappings_dir)
+        record_types = load_record_types(settings.schemas_dir)
+        for source_id, unit_id in landed:
+            batches, headers, _ = _landed_batches(settings, unit_id)
+            plan = plan_for(headers, specs, record_types, source=source_id)
+            unit_seconds, unit_statements = stages.time_stages(settings, batches, plan)
+            for stage, value in unit_seconds.items():
+                seconds[stage] += value
+            for label, entry in unit_statements.items():
+                total = statements.setdefault(label, {"calls": 0, "seconds": 0.0})
+                total["calls"] += entry["calls"]
+                total["seconds"] += entry["seconds"]
+    return {
+        "seconds": seconds,
+        "statements": statements,
+        "pull_land_seconds": pull_land,
+    }
 
 
 # ------------------------------------------------------------------------------------------ end to end

@@ -66,3 +66,26 @@ def test_every_target_gets_a_verdict(results: dict[str, object]) -> None:
     # Without scale runs, flat memory cannot be judged; every other target has a value at any size.
     assert verdicts["memory_flat"]["met"] is None
     assert all(v["value"] is not None for name, v in verdicts.items() if name != "memory_flat")
+
+
+def test_store_statements_name_the_tables_written(results: dict[str, object]) -> None:
+    """The breakdown says which statements the database time goes to: a first load inserts records, their
+    versions and (from those) their outbox rows."""
+    workload = results["workloads"]["penalty_csv"]  # type: ignore[index]
+    statements = workload["store_statements"]
+    assert {"insert record", "insert record_version", "insert outbox from select"} <= set(statements)
+    assert all(s["calls"] > 0 and s["us_per_row"] >= 0 for s in statements.values())
+    assert set(workload["stages"]) >= {"parse", "map", "validate", "prepare", "attach", "store", "commit"}
+    assert results["store_floor"]["narrow_rows_per_s"] > 0  # type: ignore[index]
+
+
+def test_statement_labels_are_documented_by_their_doctests() -> None:
+    import doctest
+
+    sys.path.insert(0, str(ROOT / "bench"))
+    try:
+        import stages
+    finally:
+        sys.path.remove(str(ROOT / "bench"))
+    result = doctest.testmod(stages)
+    assert result.attempted >= 2 and result.failed == 0
