@@ -229,25 +229,42 @@ class Bench:
         e2e = self.repeated(lambda: self.in_scratch({**base, "kind": "e2e"}), self.args.repeat)
         e2e_s = _spread([r["seconds"] for r in e2e])
 
-        e2e_pg = None
+        e2e_pg = stage_pg = None
         if not self.args.no_postgres:
-            print(f"  {name}: end to end (PostgreSQL)", file=sys.stderr)
+            print(f"  {name}: stages and end to end (PostgreSQL)", file=sys.stderr)
+            with postgres_database() as url:
+                if url is not None:
+                    stage_pg = self.in_scratch({**base, "kind": "stages"}, url)
             with postgres_database() as url:
                 if url is not None:
                     e2e_pg = self.in_scratch({**base, "kind": "e2e"}, url)
 
         limit_rate = _rate(source_rows, limit_s["median"])
         peer_rate = None if "unsupported" in peer else _rate(peer["rows"], peer["seconds"])
-        stages_out = {
-            stage_name: {
-                "seconds": round(seconds, 3),
-                "rows_per_s": _rate(source_rows, seconds),
-                "mb_per_s": _rate(size / MIB, seconds),
-                "vs_limit": _ratio(_rate(source_rows, seconds), limit_rate),
+
+        def stage_figures(measured: dict[str, Any]) -> dict[str, Any]:
+            return {
+                stage_name: {
+                    "seconds": round(seconds, 3),
+                    "rows_per_s": _rate(source_rows, seconds),
+                    "mb_per_s": _rate(size / MIB, seconds),
+                    "vs_limit": _ratio(_rate(source_rows, seconds), limit_rate),
+                }
+                for stage_name, seconds in measured["seconds"].items()
+                if seconds > 0
             }
-            for stage_name, seconds in stage["seconds"].items()
-            if seconds > 0
-        }
+
+        def statement_figures(measured: dict[str, Any]) -> dict[str, Any]:
+            return {
+                label: {
+                    "calls": int(entry["calls"]),
+                    "seconds": round(entry["seconds"], 3),
+                    "us_per_row": round(entry["seconds"] / source_rows * 1e6, 2),
+                }
+                for label, entry in sorted(measured["statements"].items(), key=lambda kv: -kv[1]["seconds"])
+            }
+
+        stages_out = stage_figures(stage)
         validate_rate = stages_out["validate"]["rows_per_s"]
         e2e_rate = _rate(source_rows, e2e_s["median"])
         figures: dict[str, Any] = {
@@ -269,14 +286,7 @@ class Bench:
             "validate_rows_per_s": validate_rate,
             "validate_vs_peer": _ratio(validate_rate, peer_rate),
             "stages": stages_out,
-            "store_statements": {
-                label: {
-                    "calls": int(entry["calls"]),
-                    "seconds": round(entry["seconds"], 3),
-                    "us_per_row": round(entry["seconds"] / source_rows * 1e6, 2),
-                }
-                for label, entry in sorted(stage["statements"].items(), key=lambda kv: -kv[1]["seconds"])
-            },
+            "store_statements": statement_figures(stage),
             "pull_land_seconds": stage["pull_land_seconds"],
             "end_to_end_rows_per_s": e2e_rate,
             "end_to_end_mb_per_s": _rate(size / MIB, e2e_s["median"]),
@@ -294,6 +304,9 @@ class Bench:
                 figures["end_to_end_postgres_rows_per_s"], limit_rate
             )
             figures["postgres_peak_rss_mb"] = e2e_pg["peak_rss_mb"]
+        if stage_pg is not None:
+            figures["stages_postgres"] = stage_figures(stage_pg)
+            figures["store_statements_postgres"] = statement_figures(stage_pg)
         return figures
 
     def scale(self, sizes: list[int]) -> dict[str, Any]:
@@ -472,8 +485,17 @@ def print_table(results: dict[str, Any]) -> None:
     for name, w in results["workloads"].items():
         parts = [f"{stage} {_fmt(s['rows_per_s'])}" for stage, s in w["stages"].items()]
         print(f"  {name} stages (rows/s): " + ", ".join(parts))
-        spent = [f"{label} {s['us_per_row']:.1f}" for label, s in list(w["store_statements"].items())[:6]]
-        print(f"  {name} attach + store statements (µs/row): " + ", ".join(spent))
+        for suffix, database in (("", "SQLite"), ("_postgres", "PostgreSQL")):
+            if f"store_statements{suffix}" not in w:
+                continue
+            spent = [
+                f"{label} {s['us_per_row']:.1f}"
+                for label, s in list(w[f"store_statements{suffix}"].items())[:6]
+            ]
+            print(f"  {name} attach + store statements on {database} (µs/row): " + ", ".join(spent))
+        if "stages_postgres" in w:
+            parts = [f"{stage} {_fmt(s['rows_per_s'])}" for stage, s in w["stages_postgres"].items()]
+            print(f"  {name} stages on PostgreSQL (rows/s): " + ", ".join(parts))
     if "store_floor" in results:
         print(f"SQLite narrow rows, no index: {_fmt(results['store_floor']['narrow_rows_per_s'])} rows/s")
     if "scale" in results:

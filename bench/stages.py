@@ -15,11 +15,12 @@ import re
 import sqlite3
 import tempfile
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
+from collections.abc import Callable, Iterator
+from contextlib import ExitStack, contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
+from unittest import mock
 
 import pyarrow as pa
 from sqlalchemy import Connection, event, insert
@@ -28,13 +29,21 @@ from gateway.entities import attach
 from gateway.ingest import BATCH_ROWS
 from gateway.mapping.engine import Plan, apply_plan
 from gateway.settings import Settings
+from gateway.store import bulk, records
 from gateway.store.db import engine_for
 from gateway.store.records import prepare, store_batch
 from gateway.store.tables import source_file
 from gateway.validation import validate
 
 STAGES = ("parse", "map", "validate", "prepare", "attach", "store", "commit")
-_STATEMENT = re.compile(r'^\s*(INSERT INTO|UPDATE|DELETE FROM|SELECT\b.*?\bFROM)\s+"?(\w+)', re.I | re.S)
+_STATEMENT = re.compile(r'^\s*(INSERT INTO|UPDATE|DELETE FROM|COPY|SELECT\b.*?\bFROM)\s+"?(\w+)', re.I | re.S)
+# The calls that go to the driver without SQLAlchemy (so no cursor event sees them), by module and name:
+# COPY on PostgreSQL and the lookups that fetch tens of thousands of rows (gateway.store.bulk).
+_DIRECT = (
+    (bulk, "_copy"),
+    (bulk, "fetch_all"),
+    (records, "fetch_all"),
+)
 
 
 def statement_label(sql: str) -> str:
@@ -44,6 +53,8 @@ def statement_label(sql: str) -> str:
     'insert record'
     >>> statement_label("INSERT INTO outbox (a) SELECT record_version.id FROM record_version")
     'insert outbox from select'
+    >>> statement_label('COPY "record_version" ("record_id") FROM STDIN')
+    'copy record_version'
     """
     match = _STATEMENT.match(sql)
     if match is None:
@@ -57,21 +68,38 @@ def statement_label(sql: str) -> str:
 
 @contextmanager
 def timed_statements(conn: Connection, into: dict[str, dict[str, float]]) -> Iterator[None]:
-    """Add each statement's driver time on ``conn`` to ``into[label]`` (calls, seconds) while inside."""
+    """Add each statement's driver time on ``conn`` to ``into[label]`` (calls, seconds) while inside: what
+    SQLAlchemy executes (its cursor events) and what gateway.store.bulk sends the driver directly."""
     started: list[float] = []
+
+    def count(statement: str, seconds: float) -> None:
+        entry = into.setdefault(statement_label(statement), {"calls": 0, "seconds": 0.0})
+        entry["calls"] += 1
+        entry["seconds"] += seconds
 
     def before(*_args: Any) -> None:
         started.append(time.perf_counter())
 
     def after(_conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
-        entry = into.setdefault(statement_label(statement), {"calls": 0, "seconds": 0.0})
-        entry["calls"] += 1
-        entry["seconds"] += time.perf_counter() - started.pop()
+        count(statement, time.perf_counter() - started.pop())
+
+    def clocked(function: Callable[..., Any]) -> Callable[..., Any]:
+        def call(connection: Connection, statement: str, *args: Any) -> Any:
+            start = time.perf_counter()
+            try:
+                return function(connection, statement, *args)
+            finally:
+                count(statement, time.perf_counter() - start)
+
+        return call
 
     event.listen(conn, "before_cursor_execute", before)
     event.listen(conn, "after_cursor_execute", after)
     try:
-        yield
+        with ExitStack() as patches:
+            for module, name in _DIRECT:
+                patches.enter_context(mock.patch.object(module, name, clocked(getattr(module, name))))
+            yield
     finally:
         event.remove(conn, "before_cursor_execute", before)
         event.remove(conn, "after_cursor_execute", after)
