@@ -213,7 +213,7 @@ def _landed_batches(settings: Settings, unit_id: int) -> tuple[Iterator[pa.Recor
     with engine_for(settings.database_url).connect() as conn:
         unit = conn.execute(select(source_file).where(source_file.c.id == unit_id)).one()
     source = LandedSource(Path(unit.landing_path))
-    return source.batches(), source.headers, unit.department
+    return source.batches(stages.BATCH_ROWS), source.headers, unit.department
 
 
 # ------------------------------------------------------------------------------------- gateway's stages
@@ -226,7 +226,7 @@ def measure_stages(workload: Workload, path: Path, home: Path, database_url: str
     if workload.kind in ("csv", "xlsx"):
         plan = _plan(workload, path, settings)
         with open_source(path, limits=BENCH_LIMITS) as source:
-            seconds, statements = stages.time_stages(settings, source.batches(), plan)
+            seconds, statements = stages.time_stages(settings, source.batches(stages.BATCH_ROWS), plan)
         pull_land = None
     else:
         start = time.perf_counter()

@@ -10,6 +10,7 @@ no Python-side defaults.
 from __future__ import annotations
 
 import json
+import zlib
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import datetime
 from itertools import repeat
@@ -72,8 +73,36 @@ def bulk_insert(
                     cache[value] = processors[i](value)  # type: ignore[misc]
                 values[i] = cache[value]
         prepared.append(tuple(values))
+    if conn.dialect.name == "postgresql":
+        return _copy_merge(conn, table, columns, prepared, ignore_conflicts_on)
     result = conn.exec_driver_sql(statement, prepared)
     return max(result.rowcount, 0)
+
+
+def _copy_merge(
+    conn: Connection,
+    table: Table,
+    columns: Sequence[str],
+    rows: Sequence[Sequence[Any]],
+    conflict_key: Sequence[str],
+) -> int:
+    """PostgreSQL: COPY the rows into a temporary table, then one ``INSERT … SELECT`` (with ``ON CONFLICT
+    DO NOTHING`` on ``conflict_key``) moves them over. executemany ran the INSERT once per row, which cost
+    the new entities of a large file more than COPYing all its records did (docs/performance.md). The
+    staging table lives until the transaction ends."""
+    quote = conn.dialect.identifier_preparer.quote
+    names = ", ".join(quote(c) for c in columns)
+    staging = quote(f"_bulk_{table.name}_{zlib.crc32(names.encode()):08x}")  # one per column list
+    conn.exec_driver_sql(
+        f"CREATE TEMPORARY TABLE IF NOT EXISTS {staging} ON COMMIT DROP AS "
+        f"SELECT {names} FROM {quote(table.name)} WITH NO DATA"
+    )
+    conn.exec_driver_sql(f"TRUNCATE {staging}")
+    _copy(conn, f"COPY {staging} ({names}) FROM STDIN", rows)
+    statement = f"INSERT INTO {quote(table.name)} ({names}) SELECT {names} FROM {staging}"
+    if conflict_key:
+        statement += f" ON CONFLICT ({', '.join(quote(c) for c in conflict_key)}) DO NOTHING"
+    return max(conn.exec_driver_sql(statement).rowcount, 0)
 
 
 def in_condition(conn: Connection, column_sql: str, values: Sequence[Any]) -> tuple[str, Any]:
@@ -161,7 +190,7 @@ def insert_columns(
     quote = conn.dialect.identifier_preparer.quote
     if conn.dialect.name == "postgresql":
         columns_sql = ", ".join(quote(c) for c in names)
-        return _copy(conn, f"COPY {quote(table.name)} ({columns_sql}) FROM STDIN", values)
+        return _copy(conn, f"COPY {quote(table.name)} ({columns_sql}) FROM STDIN", zip(*values, strict=True))
     marker = "?" if conn.dialect.paramstyle == "qmark" else "%s"
     statement = (
         f"INSERT INTO {quote(table.name)} ({', '.join(quote(c) for c in names)}) "
@@ -171,11 +200,11 @@ def insert_columns(
     return max(result.rowcount, 0)
 
 
-def _copy(conn: Connection, statement: str, values: list[Iterable[Any]]) -> int:
+def _copy(conn: Connection, statement: str, rows: Iterable[Sequence[Any]]) -> int:
     """PostgreSQL's COPY: several times faster than executemany, which runs one INSERT per row."""
     count = 0
     with conn.connection.dbapi_connection.cursor() as cursor, cursor.copy(statement) as copy:  # type: ignore[union-attr]
-        for row in zip(*values, strict=True):
+        for row in rows:
             copy.write_row(row)
             count += 1
     return count

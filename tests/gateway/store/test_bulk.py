@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from sqlalchemy import insert, select
+from sqlalchemy import func, insert, select
 
-from gateway.store.bulk import insert_columns, select_matching
+from gateway.store.bulk import bulk_insert, insert_columns, select_matching
 from gateway.store.db import engine_for
 from gateway.store.tables import entity, record, record_version, source_file
 
@@ -110,3 +110,24 @@ def test_columns_and_constants_are_stored_with_their_types(database_url: str) ->
         (3, "d", "{}", "B", True),
     ]
     assert {r[5].replace(tzinfo=UTC) if r[5].tzinfo is None else r[5] for r in rows} == {NOW}
+
+
+def test_rows_colliding_on_the_unique_key_are_skipped_and_not_counted(database_url: str) -> None:
+    """A second writer's entities (or this batch's own repeats) neither fail the insert nor count as new;
+    on PostgreSQL the rows travel by COPY and are merged, twice in one transaction here."""
+    columns = ("uscc", "name", "name_norm", "origin", "created_at", "updated_at")
+
+    def rows(numbers: range) -> list[tuple[object, ...]]:
+        return [(f"U{n:017d}", f"名称{n}", f"名称{n}", "record", NOW, NOW) for n in numbers]
+
+    with engine_for(database_url).begin() as conn:
+        assert bulk_insert(conn, entity, columns, rows(range(0, 10)), ignore_conflicts_on=("uscc",)) == 10
+        assert bulk_insert(conn, entity, columns, rows(range(5, 15)), ignore_conflicts_on=("uscc",)) == 5
+        stored = conn.execute(select(entity.c.uscc, entity.c.name, entity.c.created_at)).all()
+    with engine_for(database_url).begin() as conn:
+        assert bulk_insert(conn, entity, columns, rows(range(14, 16)), ignore_conflicts_on=("uscc",)) == 1
+        total = conn.execute(select(func.count()).select_from(entity)).scalar_one()
+    assert sorted(u for u, _, _ in stored) == [f"U{n:017d}" for n in range(15)]
+    assert {name for _, name, _ in stored} == {f"名称{n}" for n in range(15)}
+    assert {c.replace(tzinfo=UTC) if c.tzinfo is None else c for _, _, c in stored} == {NOW}
+    assert total == 16
