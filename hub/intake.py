@@ -163,7 +163,9 @@ class Intake:
         try:
             self._check_fresh(manifest)
         except Refusal as refusal:
-            return self._refuse(admitted, refusal)
+            # A concurrent push of this very batch may have committed since the look above: then its
+            # sequence number or nonce is what fails here, and the answer is its receipt, not a refusal.
+            return self._after_race(admitted, refusal)
         return admitted
 
     def _check_fresh(self, m: Manifest) -> None:

@@ -20,6 +20,7 @@ from gateway.transfer.protocol import (
     REPLAYED_HEADER,
 )
 from hub.app import create_app
+from hub.intake import Admitted, Intake
 from hub.report import build_report
 from hub.server import ServerThread
 from hub.settings import Settings
@@ -94,6 +95,28 @@ def test_concurrent_pushes_of_one_batch_store_it_once(
     assert len(receipts) == 4 and len({r.encode() for r in receipts}) == 1  # type: ignore[attr-defined]
     report = build_report(settings.db_path)
     assert report["batches"]["total"] == 1 and report["records"]["total"] == 5
+
+
+def test_a_push_that_loses_the_race_to_its_twin_gets_the_stored_receipt(
+    hub_url: str, sender: Sender, seal_batch: Seal, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The window the concurrent test above hits only sometimes, made certain: a push passes the look for a
+    stored batch just before its twin commits, so its freshness check meets the twin's sequence number. It
+    must still be answered with the stored receipt, not seq_not_increasing."""
+    envelope, sealed = seal_batch("b-1", 1, records=[Rec()])
+    looks: list[str] = []
+    stored_answer = Intake._stored_answer
+
+    def late(self: Intake, admitted: Admitted) -> object:
+        looks.append(admitted.manifest.batch_id)
+        return None if len(looks) == 1 else stored_answer(self, admitted)
+
+    with HubClient(hub_url, sender, retries=0) as client:
+        first = client.push(envelope, sealed, "b-1")
+        monkeypatch.setattr(Intake, "_stored_answer", late)
+        again = client.push(envelope, sealed, "b-1")
+    assert looks == ["b-1", "b-1"]  # the first look missed, the second (after the refusal) found it
+    assert again.encode() == first.encode()
 
 
 def test_health_and_public_keys(hub_url: str, sender: Sender) -> None:
