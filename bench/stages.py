@@ -4,9 +4,9 @@ The same library calls, in the same order and with the same batch size, as gatew
 with a clock around each; the end-to-end figure comes from the real ingest_file (bench/workloads.py), never
 from adding these up. Each stage streams, so memory stays that of one batch whatever the file's size.
 
-Within attach and store, every statement SQLAlchemy hands the driver is timed too, by kind and table (``insert
-record``, ``select entity``, …), so the report can say which statements the database time goes to; what the
-two stages spend outside them is Python and the lookups that go to the driver directly (store.bulk.fetch_all).
+Within attach and store, every statement is timed too, by kind and table (``insert record``, ``copy
+record_version``, ``select entity``, …): those SQLAlchemy executes and those gateway.store.bulk sends the
+driver directly (COPY, the large lookups). What the two stages spend outside them is Python.
 """
 
 from __future__ import annotations

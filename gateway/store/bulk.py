@@ -48,14 +48,6 @@ def bulk_insert(
     NOTHING, which SQLite and PostgreSQL both understand), so concurrent writers cannot fail each other."""
     if not rows:
         return 0
-    quote = conn.dialect.identifier_preparer.quote
-    marker = "?" if conn.dialect.paramstyle == "qmark" else "%s"
-    statement = (
-        f"INSERT INTO {quote(table.name)} ({', '.join(quote(c) for c in columns)}) "
-        f"VALUES ({', '.join([marker] * len(columns))})"
-    )
-    if ignore_conflicts_on:
-        statement += f" ON CONFLICT ({', '.join(quote(c) for c in ignore_conflicts_on)}) DO NOTHING"
     processors = _processors(conn, table, columns)
     converted = [i for i, processor in enumerate(processors) if processor is not None]
     prepared: list[tuple[Any, ...]] = []
@@ -73,8 +65,19 @@ def bulk_insert(
                     cache[value] = processors[i](value)  # type: ignore[misc]
                 values[i] = cache[value]
         prepared.append(tuple(values))
+    quote = conn.dialect.identifier_preparer.quote
     if conn.dialect.name == "postgresql":
+        if not ignore_conflicts_on:
+            names = ", ".join(quote(c) for c in columns)
+            return _copy(conn, f"COPY {quote(table.name)} ({names}) FROM STDIN", prepared)
         return _copy_merge(conn, table, columns, prepared, ignore_conflicts_on)
+    marker = "?" if conn.dialect.paramstyle == "qmark" else "%s"
+    statement = (
+        f"INSERT INTO {quote(table.name)} ({', '.join(quote(c) for c in columns)}) "
+        f"VALUES ({', '.join([marker] * len(columns))})"
+    )
+    if ignore_conflicts_on:
+        statement += f" ON CONFLICT ({', '.join(quote(c) for c in ignore_conflicts_on)}) DO NOTHING"
     result = conn.exec_driver_sql(statement, prepared)
     return max(result.rowcount, 0)
 
@@ -86,8 +89,8 @@ def _copy_merge(
     rows: Sequence[Sequence[Any]],
     conflict_key: Sequence[str],
 ) -> int:
-    """PostgreSQL: COPY the rows into a temporary table, then one ``INSERT … SELECT`` (with ``ON CONFLICT
-    DO NOTHING`` on ``conflict_key``) moves them over. executemany ran the INSERT once per row, which cost
+    """PostgreSQL: COPY the rows into a temporary table, then one ``INSERT … SELECT … ON CONFLICT DO
+    NOTHING`` on ``conflict_key`` moves them over. executemany ran the INSERT once per row, which cost
     the new entities of a large file more than COPYing all its records did (docs/performance.md). The
     staging table lives until the transaction ends."""
     quote = conn.dialect.identifier_preparer.quote
@@ -99,10 +102,9 @@ def _copy_merge(
     )
     conn.exec_driver_sql(f"TRUNCATE {staging}")
     _copy(conn, f"COPY {staging} ({names}) FROM STDIN", rows)
-    statement = f"INSERT INTO {quote(table.name)} ({names}) SELECT {names} FROM {staging}"
-    if conflict_key:
-        statement += f" ON CONFLICT ({', '.join(quote(c) for c in conflict_key)}) DO NOTHING"
-    return max(conn.exec_driver_sql(statement).rowcount, 0)
+    key = ", ".join(quote(c) for c in conflict_key)
+    merge = f"INSERT INTO {quote(table.name)} ({names}) SELECT {names} FROM {staging}"
+    return max(conn.exec_driver_sql(f"{merge} ON CONFLICT ({key}) DO NOTHING").rowcount, 0)
 
 
 def in_condition(conn: Connection, column_sql: str, values: Sequence[Any]) -> tuple[str, Any]:
