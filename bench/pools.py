@@ -21,6 +21,22 @@ import pyarrow.compute as pc
 
 from gateway.ids import orgcode, regno, resident_id, uscc
 
+# The 行政相对人 columns both national templates (行政处罚 and 行政许可, 双公示 2.0) open with, in order.
+SUBJECT_HEADERS = (
+    "行政相对人名称",
+    "行政相对人类别",
+    "行政相对人代码_1(统一社会信用代码)",
+    "行政相对人代码_2(工商注册号)",
+    "行政相对人代码_3(组织机构代码)",
+    "行政相对人代码_4(税务登记号)",
+    "行政相对人代码_5(事业单位证书号)",
+    "行政相对人代码_6(社会组织登记证号)",
+    "法定代表人",
+    "法定代表人证件类型",
+    "法定代表人证件号码",
+    "证件类型",
+    "证件号码",
+)
 DIVISIONS = (
     ("140902", "忻府区"),
     ("140921", "定襄县"),

@@ -307,6 +307,7 @@ def _insert_fresh(
 
     withdrawn = pick(batch.withdraws)
     methods = pick(attachment.method)
+    hashes, rows = pick(batch.hashes), pick(batch.rows)
     statuses = [
         "withdrawn" if gone else ("active" if method is not None else "unattached")
         for gone, method in zip(withdrawn, methods, strict=True)
@@ -324,8 +325,8 @@ def _insert_fresh(
             "attach_method": methods,
             "subject_name": pick(batch.names),
             "status": statuses,
-            "content_hash": pick(batch.hashes),
-            "source_row": pick(batch.rows),
+            "content_hash": hashes,
+            "source_row": rows,
         },
         {
             "record_type": rtype.name,
@@ -347,11 +348,11 @@ def _insert_fresh(
         {
             "record_id": ids,
             "operation": ["d" if gone else "i" for gone in withdrawn],
-            "content_hash": pick(batch.hashes),
+            "content_hash": hashes,
             "payload": pick(batch.payloads),
             "entity_uscc": pick(attachment.entity_uscc),
             "attach_method": methods,
-            "source_row": pick(batch.rows),
+            "source_row": rows,
             "outbound": [status == "active" for status in statuses],
         },
         {"version": 1, "source_file_id": source_file_id, "source_sha256": source_sha256, "created_at": now},

@@ -23,33 +23,13 @@ from gateway.store.tables import (
     resolution_queue,
     source_file,
 )
+from tests.hostile.builders import HEADERS  # the 19 national-template columns both corpora write
 
 SAMPLES = REPO_ROOT / "samples" / "inbox"
 AMR_FILE = SAMPLES / "xz_amr" / "2026年10月行政处罚信息.csv"
 ECOLOGY_FILE = SAMPLES / "xz_ecology" / "环境行政处罚台账.csv"
 TRANSPORT_FILE = SAMPLES / "xz_transport" / "行政许可信息-2026年10月.xlsx"
 AUTHORITY = ("忻州市市场监督管理局", "11140900MB1950016E")
-HEADERS = [
-    "行政相对人名称",
-    "行政相对人类别",
-    "行政相对人代码_1(统一社会信用代码)",
-    "法定代表人",
-    "证件类型",
-    "证件号码",
-    "行政处罚决定书文号",
-    "违法行为类型",
-    "违法事实",
-    "处罚依据",
-    "处罚类别",
-    "处罚内容",
-    "罚款金额(万元)",
-    "处罚决定日期",
-    "处罚有效期",
-    "处罚机关",
-    "处罚机关统一社会信用代码",
-    "数据来源单位",
-    "数据来源单位统一社会信用代码",
-]
 
 
 def penalty_row(
