@@ -28,14 +28,26 @@ $(STAMP): $(UV) requirements/main.lock pyproject.toml
 
 install: $(STAMP)  ## create .venv from the hash-pinned lock files
 
+# Besides Python the tests call xmllint (libxml2-utils): a second XSD engine that every batch is checked with.
+XMLLINT := /usr/bin/xmllint
+$(XMLLINT):
+	@if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	  echo "installing libxml2-utils (xmllint) for the tests"; \
+	  export DEBIAN_FRONTEND=noninteractive; \
+	  apt-get install -y -qq libxml2-utils >/dev/null 2>&1 || \
+	  { apt-get update -qq >/dev/null && apt-get install -y -qq libxml2-utils >/dev/null; }; \
+	else \
+	  echo "the tests need xmllint: install libxml2-utils (sudo apt-get install libxml2-utils)" >&2; exit 1; \
+	fi
+
 demo: $(STAMP)  ## run the whole flow on the embedded defaults and print what happened
 	$(VENV)/bin/gateway demo
 
-test: $(STAMP)  ## run every test (unit, PostgreSQL, end-to-end)
+test: $(STAMP) $(XMLLINT)  ## run every test (unit, PostgreSQL, end-to-end)
 	$(VENV)/bin/ruff check .
 	$(PY) -m pytest -q
 
-test-fast: $(STAMP)  ## unit tests only, no Airflow runs
+test-fast: $(STAMP) $(XMLLINT)  ## unit tests only, no Airflow runs
 	$(PY) -m pytest -q -m "not e2e"
 
 test-faults: $(STAMP)  ## delivery under crashes and hub faults only (also part of make test)

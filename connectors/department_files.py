@@ -69,15 +69,17 @@ def process_file(settings: Settings, department: str, path: str) -> dict[str, ob
         "rejected": receipt.rejected,
         "new": receipt.new,
         "updated": receipt.updated,
+        "withdrawn": receipt.withdrawn,
         "archived": str(archived),
     }
 
 
 def log_summary(results: list[dict[str, object]]) -> dict[str, int]:
     """One line per file and the totals, for the DAG run's log."""
-    totals = {"files": len(results), "rows": 0, "accepted": 0, "rejected": 0, "new": 0, "updated": 0}
+    keys = ("rows", "accepted", "rejected", "new", "updated", "withdrawn")
+    totals = {"files": len(results), **dict.fromkeys(keys, 0)}
     for item in results:
-        for key in ("rows", "accepted", "rejected", "new", "updated"):
+        for key in keys:
             totals[key] += int(item.get(key, 0) or 0)  # type: ignore[call-overload]
         log.info(
             "%-14s %-40s %-10s rows=%s accepted=%s rejected=%s",

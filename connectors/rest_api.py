@@ -107,39 +107,42 @@ class RestApiSource:
         self.pages = self.rows = 0
         self._finished = False
         try:
-            for records in self._pages(client):
+            for records in self._pages(client, tracker.since):
                 for record in records:
-                    if not tracker.accept(record):
+                    values = [text_of(lookup(record, path)) for path in self._paths]
+                    if not tracker.accept(record, values):
                         continue
                     self.rows += 1
-                    buffer.add(self.rows, [text_of(lookup(record, path)) for path in self._paths])
+                    buffer.add(self.rows, values)
                     if len(buffer) >= self.batch_rows:
                         yield buffer.flush()
             if len(buffer):
                 yield buffer.flush()
         finally:
             client.close()
-        self._cursor_to = tracker.cursor_to
+        end = tracker.end
+        self._cursor_to = end.text()
         self._finished = True
         log.info(
-            "%s: pulled %d records in %d pages (%d requests, %d repeated, %d older than the cursor); "
-            "cursor %s → %s",
+            "%s: pulled %d records in %d pages (%d requests, %d repeated, %d older than the cursor, "
+            "%d already taken at the cursor); cursor %s → %s",
             self.source_id,
             self.rows,
             self.pages,
             client.requests_made,
             tracker.duplicates,
             tracker.backwards,
-            self.cursor_from,
-            self._cursor_to,
+            tracker.known,
+            tracker.start.describe(),
+            end.describe(),
         )
 
-    def _pages(self, client: ApiClient) -> Iterator[list[dict[str, Any]]]:
+    def _pages(self, client: ApiClient, since: str | None) -> Iterator[list[dict[str, Any]]]:
         """Each page's records, in order, until the source says there are no more."""
         config = self.config
         base = list(config.params)
-        if config.updated_since_param and self.cursor_from is not None:
-            base.append((config.updated_since_param, self.cursor_from))
+        if config.updated_since_param and since is not None:
+            base.append((config.updated_since_param, since))
         sized = (
             [(config.size_param, str(config.page_size))]
             if config.size_param and config.paging != "none"

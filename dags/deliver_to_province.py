@@ -1,6 +1,7 @@
 """Outbox → batches (XML, valid against schemas/batch.xsd) → seal → push → verified hub receipt.
 
-Runs when department_files has put something in the outbox, and on a timer so failed batches are retried.
+Runs when an ingest or a pull has put something in the outbox (the gateway_outbox asset), and on a timer so
+failed batches are retried.
 """
 
 from __future__ import annotations
@@ -8,9 +9,8 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pendulum
-from airflow.sdk import Asset, AssetOrTimeSchedule, CronTriggerTimetable, dag, task
-
-OUTBOX = Asset(name="gateway_outbox", uri="x-gateway://outbox")
+from airflow.sdk import AssetOrTimeSchedule, CronTriggerTimetable, dag, task
+from gateway_common.outbox import OUTBOX
 
 
 @dag(

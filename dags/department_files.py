@@ -9,9 +9,8 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pendulum
-from airflow.sdk import Asset, dag, task
-
-OUTBOX = Asset(name="gateway_outbox", uri="x-gateway://outbox")
+from airflow.sdk import dag, task
+from gateway_common.outbox import announce_outbox
 
 
 @dag(
@@ -40,13 +39,13 @@ def department_files() -> None:
 
         return process_file(gateway_settings(), item["department"], item["path"])
 
-    @task(outlets=[OUTBOX])
+    @task
     def report(results: list[dict[str, object]]) -> dict[str, int]:
         from connectors.department_files import log_summary
 
         return log_summary(list(results))
 
-    report(ingest.expand(item=scan_inboxes()))
+    announce_outbox(report(ingest.expand(item=scan_inboxes())))
 
 
 department_files()

@@ -81,7 +81,11 @@ def _previous(conn: Connection, department: str, sha256: str) -> dict[str, objec
     row = conn.execute(
         select(
             source_file.c.id, source_file.c.status, source_file.c.receipt, source_file.c.archived_at
-        ).where(source_file.c.department == department, source_file.c.sha256 == sha256)
+        ).where(
+            source_file.c.kind == "file",
+            source_file.c.department == department,
+            source_file.c.sha256 == sha256,
+        )
     ).first()
     return row._asdict() if row else None
 

@@ -16,13 +16,13 @@ import os
 import uuid
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, Protocol
 
 import pyarrow as pa
 import pyarrow.parquet as pq
-from sqlalchemy import Connection, insert, select
+from sqlalchemy import Connection, Row, insert, select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
@@ -37,7 +37,9 @@ from gateway.store.tables import source_cursor, source_file
 
 log = logging.getLogger(__name__)
 HEADERS_KEY = b"gateway.headers"
-CURSOR_KEY = b"gateway.cursor_from"
+# A leftover of a pull that died between writing its file and recording it (a killed worker) is removed by a
+# later pull of the same source once it is this old; younger ones may belong to a pull still running.
+STALE_AFTER = timedelta(hours=1)
 
 
 class Pull(Protocol):
@@ -86,31 +88,68 @@ def _set_cursor(conn: Connection, source_id: str, cursor: str | None, now: datet
 
 
 def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
     with path.open("rb") as handle:
-        while chunk := handle.read(1 << 20):
-            digest.update(chunk)
-    return digest.hexdigest()
+        return hashlib.file_digest(handle, "sha256").hexdigest()
+
+
+def _latest_unit(conn: Connection, source_id: str) -> Row[Any] | None:
+    return conn.execute(
+        select(source_file.c.id, source_file.c.sha256, source_file.c.status)
+        .where(source_file.c.department == source_id, source_file.c.kind != "file")
+        .order_by(source_file.c.id.desc())
+        .limit(1)
+    ).first()
+
+
+def sweep_landing(settings: Settings, source_id: str, now: datetime | None = None) -> list[Path]:
+    """Remove what a pull killed mid-way left in the source's landing folder: a half-written ``.tmp``, or a
+    Parquet file no unit records (the process died between renaming it and committing its row). Only
+    leftovers older than STALE_AFTER go, so a pull running at the same time keeps its file."""
+    folder = settings.landing_dir / source_id
+    if not folder.is_dir():
+        return []
+    cutoff = ((now or datetime.now(UTC)) - STALE_AFTER).timestamp()
+    with engine_for(settings.database_url).connect() as conn:
+        recorded = set(
+            conn.execute(
+                select(source_file.c.landing_path).where(source_file.c.department == source_id)
+            ).scalars()
+        )
+    removed = []
+    for path in sorted(folder.iterdir()):
+        leftover = path.name.endswith(".parquet.tmp") or (
+            path.suffix == ".parquet" and str(path) not in recorded
+        )
+        if leftover and path.is_file() and path.stat().st_mtime < cutoff:
+            path.unlink()
+            removed.append(path)
+            log.warning("%s: removed %s, left by a pull that did not finish", source_id, path.name)
+    return removed
 
 
 def land_pull(settings: Settings, pull: Pull) -> LandedUnit | None:
-    """Write the pull to the landing area and advance the cursor; None when the pull brought nothing."""
+    """Write the pull to the landing area and advance the cursor; None when the pull brought nothing new.
+
+    Nothing new is a pull without rows, or one whose rows are exactly those of the source's latest unit (a
+    full pull of a source that has not changed): no unit, no file, the cursor moved only if the connector
+    moved it, and so no work downstream. The same rows as an *older* unit are landed — the source went back
+    to an earlier state, and the store must follow it — and so are the rows of a latest unit that was
+    rejected, as a department's rejected file is looked at afresh when it comes again.
+    """
     now = datetime.now(UTC).replace(microsecond=0)
     folder = settings.landing_dir / pull.source_id
     folder.mkdir(parents=True, exist_ok=True)
+    sweep_landing(settings, pull.source_id, now)
     final = folder / f"{now:%Y%m%dT%H%M%S}-{uuid.uuid4().hex[:8]}.parquet"
     tmp = final.with_suffix(".parquet.tmp")
+    # The file holds the rows and their column names only, so equal rows make equal bytes whatever the
+    # cursor; the unit's cursor range is in its source_file row.
     schema = pa.schema(
         [
             *(pa.field(f"c{i}", pa.string()) for i in range(len(pull.headers))),
             pa.field("__row__", pa.int64()),
         ],
-        metadata={
-            HEADERS_KEY: json.dumps(pull.headers, ensure_ascii=False).encode(),
-            # Where the pull started: two pulls that bring identical rows (an export sent again under a new
-            # name) are still two units, and source_file keeps (department, sha256) unique.
-            CURSOR_KEY: (pull.cursor_from or "").encode(),
-        },
+        metadata={HEADERS_KEY: json.dumps(pull.headers, ensure_ascii=False).encode()},
     )
     rows = 0
     try:
@@ -118,51 +157,60 @@ def land_pull(settings: Settings, pull: Pull) -> LandedUnit | None:
             for batch in pull.batches():
                 writer.write_batch(batch.cast(schema) if batch.schema != schema else batch)
                 rows += batch.num_rows
-    except BaseException:
-        tmp.unlink(missing_ok=True)  # a failed pull leaves nothing behind; the cursor has not moved
-        raise
-    engine = engine_for(settings.database_url)
-    if rows == 0:
-        tmp.unlink()
-        if pull.cursor_to is not None and pull.cursor_to != pull.cursor_from:
-            with engine.begin() as conn:
+        sha256 = ""
+        if rows:
+            with tmp.open("rb+") as handle:
+                os.fsync(handle.fileno())
+            sha256 = _sha256(tmp)
+        engine = engine_for(settings.database_url)
+        with engine.begin() as conn:
+            latest = _latest_unit(conn, pull.source_id) if rows else None
+            if rows == 0 or (latest is not None and latest.sha256 == sha256 and latest.status != "rejected"):
+                if pull.cursor_to != pull.cursor_from:
+                    _set_cursor(conn, pull.source_id, pull.cursor_to, now)
+                unit_id = None
+            else:
+                os.replace(tmp, final)
+                unit_id = conn.execute(
+                    insert(source_file).returning(source_file.c.id),
+                    [
+                        {
+                            "department": pull.source_id,
+                            "kind": pull.kind,
+                            "file_name": final.name,
+                            "sha256": sha256,
+                            "size": final.stat().st_size,
+                            "format": "parquet",
+                            "status": "landed",
+                            "receipt": "{}",
+                            "landing_path": str(final),
+                            "cursor_from": pull.cursor_from,
+                            "cursor_to": pull.cursor_to,
+                            "rows_total": rows,
+                            "received_at": now,
+                        }
+                    ],
+                ).scalar_one()
                 _set_cursor(conn, pull.source_id, pull.cursor_to, now)
-        log.info("%s: nothing new since cursor %s", pull.source_id, pull.cursor_from)
+    except BaseException:
+        # A failed pull or a failed commit leaves nothing behind, and the cursor has not moved.
+        tmp.unlink(missing_ok=True)
+        final.unlink(missing_ok=True)
+        raise
+    if unit_id is None:
+        tmp.unlink(missing_ok=True)
+        if rows:
+            log.info(
+                "%s: nothing new: the %d rows pulled are those of unit %d (%s)",
+                pull.source_id,
+                rows,
+                latest.id,  # type: ignore[union-attr]
+                latest.status,  # type: ignore[union-attr]
+            )
+        else:
+            log.info("%s: nothing new since the cursor", pull.source_id)
         return None
-    with tmp.open("rb+") as handle:
-        os.fsync(handle.fileno())
-    os.replace(tmp, final)
-    sha256 = _sha256(final)
-    with engine.begin() as conn:
-        unit_id = conn.execute(
-            insert(source_file).returning(source_file.c.id),
-            [
-                {
-                    "department": pull.source_id,
-                    "kind": pull.kind,
-                    "file_name": final.name,
-                    "sha256": sha256,
-                    "size": final.stat().st_size,
-                    "format": "parquet",
-                    "status": "landed",
-                    "receipt": "{}",
-                    "landing_path": str(final),
-                    "cursor_from": pull.cursor_from,
-                    "cursor_to": pull.cursor_to,
-                    "rows_total": rows,
-                    "received_at": now,
-                }
-            ],
-        ).scalar_one()
-        _set_cursor(conn, pull.source_id, pull.cursor_to, now)
-    log.info(
-        "%s: landed %d rows (cursor %s → %s) as unit %d",
-        pull.source_id,
-        rows,
-        pull.cursor_from,
-        pull.cursor_to,
-        unit_id,
-    )
+    log.info("%s: landed %d rows as unit %d", pull.source_id, rows, unit_id)
     return LandedUnit(unit_id, pull.source_id, final, sha256, rows, pull.cursor_from, pull.cursor_to)
 
 

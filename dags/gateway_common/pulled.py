@@ -11,9 +11,9 @@ from datetime import timedelta
 from typing import Any
 
 import pendulum
-from airflow.sdk import DAG, Asset, dag, task
+from airflow.sdk import DAG, dag, task
 
-OUTBOX = Asset(name="gateway_outbox", uri="x-gateway://outbox")
+from gateway_common.outbox import announce_outbox
 
 
 def build_connector(
@@ -93,7 +93,7 @@ def pulled_source_dag(
                 "cursor": unit.cursor_to if unit else None,
             }
 
-        @task(outlets=[OUTBOX])
+        @task
         def process(pulls: list[dict[str, Any]]) -> dict[str, int]:
             from connectors.airflow_settings import gateway_settings
             from gateway.landing import process_pending, summarize_results
@@ -102,6 +102,6 @@ def pulled_source_dag(
             results = [r for item in pulls for r in process_pending(settings, str(item["source"]))]
             return summarize_results(results)
 
-        process(pull.expand(mapping_id=sources()))
+        announce_outbox(process(pull.expand(mapping_id=sources())))
 
     return pulled()

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterator
+from contextlib import contextmanager
 from functools import cache
 from pathlib import Path
 
@@ -10,7 +12,7 @@ from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import Connection, Engine, create_engine, event
 
 log = logging.getLogger(__name__)
 MIGRATIONS = Path(__file__).with_name("migrations")
@@ -48,13 +50,47 @@ def _alembic_config() -> Config:
     return config
 
 
+@contextmanager
+def migration_connection(url: str) -> Iterator[Connection]:
+    """A connection in a transaction for Alembic to run migrations on.
+
+    On SQLite the foreign keys are switched off for the migration and checked at its end, as SQLite's own
+    procedure for changing a table prescribes (https://www.sqlite.org/lang_altertable.html, "Making Other
+    Kinds Of Table Schema Changes"): rebuilding a table that others reference — Alembic's batch mode —
+    drops it, which enforced keys forbid. The pragma has no effect inside a transaction, so it is issued
+    before one begins (the driver begins one only before data changes)."""
+    engine = engine_for(url)
+    sqlite = engine.dialect.name == "sqlite"
+    with engine.connect() as connection:
+        if sqlite:
+            connection.exec_driver_sql("PRAGMA foreign_keys=OFF")
+            connection.commit()
+        try:
+            with connection.begin():
+                yield connection
+                if sqlite:
+                    broken = connection.exec_driver_sql("PRAGMA foreign_key_check").fetchall()
+                    if broken:
+                        raise RuntimeError(
+                            f"migration left rows whose foreign keys point nowhere: {broken[:5]}"
+                        )
+        finally:
+            if sqlite:
+                connection.exec_driver_sql("PRAGMA foreign_keys=ON")
+                connection.commit()
+
+
+def run_migrations(url: str, action: str, revision: str) -> None:
+    """``action`` "upgrade" or "downgrade" to ``revision`` (an id or "head"), as `alembic` would."""
+    config = _alembic_config()
+    with migration_connection(url) as connection:
+        config.attributes["connection"] = connection
+        getattr(command, action)(config, revision)
+
+
 def migrate(url: str) -> str:
     """Bring the database to the newest schema; returns the revision it is at."""
-    engine = engine_for(url)
-    config = _alembic_config()
-    with engine.begin() as connection:
-        config.attributes["connection"] = connection
-        command.upgrade(config, "head")
+    run_migrations(url, "upgrade", "head")
     return current_revision(url) or ""
 
 

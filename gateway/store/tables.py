@@ -21,6 +21,7 @@ from sqlalchemy import (
     Text,
     UniqueConstraint,
     false,
+    text,
 )
 
 metadata = MetaData(
@@ -32,7 +33,9 @@ metadata = MetaData(
     }
 )
 
-# One row per file a department dropped. (department, sha256) is unique: the same content is processed once.
+# One row per file a department dropped or unit a pulled source landed. A file's (department, sha256) is
+# unique: the same content dropped again is processed once. A pulled unit is an event, which may repeat
+# content (migration 0005); landing itself answers a repeat of the source's latest unit as nothing new.
 source_file = Table(
     "source_file",
     metadata,
@@ -58,7 +61,15 @@ source_file = Table(
     Column("archived_path", String(1024)),
     Column("received_at", DateTime(timezone=True), nullable=False),
     Column("archived_at", DateTime(timezone=True)),
-    UniqueConstraint("department", "sha256"),
+)
+_FILES = text("kind = 'file'")
+Index(
+    "uq_source_file_department_sha256",
+    source_file.c.department,
+    source_file.c.sha256,
+    unique=True,
+    sqlite_where=_FILES,
+    postgresql_where=_FILES,
 )
 
 # The entity registry: market entities keyed by USCC, with the legacy codes that also identify them.

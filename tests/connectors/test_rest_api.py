@@ -18,7 +18,7 @@ import pytest
 from connectors.rest_api import BATCH_ROWS, RestApiSource, SourceError
 from connectors.rest_api_auth import auth_headers
 from connectors.rest_api_config import api_config
-from connectors.rest_api_cursor import CursorTracker
+from connectors.rest_api_cursor import CursorTracker, RestCursor, row_digest
 from gateway.landing import land_pull, read_cursor
 from gateway.settings import Settings
 from hub.server import ServerThread
@@ -151,6 +151,13 @@ def _key(value: Any) -> Any:
     return value if isinstance(value, int) else datetime.fromisoformat(value)
 
 
+def _updated(cursor: str | None) -> Any:
+    """The update time a stored cursor holds (numbers as int, so _key compares them)."""
+    value = RestCursor.parse(cursor).updated
+    assert value is not None
+    return int(value) if value.isdigit() else value
+
+
 def pull_all(source: RestApiSource) -> list[dict[str, Any]]:
     batches = list(source.batches())
     assert all(b.schema.field("__row__").type == pa.int64() for b in batches)
@@ -199,7 +206,8 @@ def test_full_pull_page_paging_with_signature(server: Server) -> None:
     assert sorted(r["id"] for r in rows) == sorted(truth)
     assert [r["__row__"] for r in rows] == list(range(1, len(truth) + 1))
     assert {r["id"]: r["status"] for r in rows} == {k: v["status"] for k, v in truth.items()}
-    assert source.cursor_to == max((r["updateTime"] for r in truth.values()), key=datetime.fromisoformat)
+    newest = max((r["updateTime"] for r in truth.values()), key=datetime.fromisoformat)
+    assert RestCursor.parse(source.cursor_to).updated == newest
     assert source.pages == -(-len(truth) // 10)
     assert server.statuses("serious_dishonesty") == [200] * source.pages
 
@@ -211,7 +219,7 @@ def test_full_pull_cursor_paging_with_token(server: Server) -> None:
     rows = pull_all(source)
     truth = latest("market_entity", "PRIPID", "UPDATETIME")
     assert {r["PRIPID"]: r["ENTNAME"] for r in rows} == {k: v["ENTNAME"] for k, v in truth.items()}
-    assert source.cursor_to == str(max(v["UPDATETIME"] for v in truth.values()))
+    assert RestCursor.parse(source.cursor_to).updated == str(max(v["UPDATETIME"] for v in truth.values()))
     assert source.pages == -(-len(truth) // 20)
     legacy = [r for r in rows if r["UNISCID"] is None]
     assert legacy and all(r["REGNO"] and len(r["REGNO"]) == 15 for r in legacy)
@@ -251,15 +259,14 @@ def test_incremental_pull_brings_only_what_changed_since_the_cursor(
     server.state.as_of = None  # time passes: removals and new listings appear
     second = RestApiSource.from_settings(conn, pull, [id_field, updated], dataset, first.cursor_to)
     rows = pull_all(second)
-    cursor = _key(int(first.cursor_to) if first.cursor_to.isdigit() else first.cursor_to)
+    cursor = _key(_updated(first.cursor_to))
     changed = {k for k, v in latest(dataset, id_field, updated).items() if _key(v[updated]) > cursor}
-    boundary = {k for k, v in latest(dataset, id_field, updated).items() if _key(v[updated]) == cursor}
     assert changed, "the data files should hold changes after the first pull"
-    assert {r[id_field] for r in rows} == changed | boundary
-    # The inclusive updatedSince re-sends the record at the cursor, unless it has changed since.
-    assert len(boundary) <= 1
-    assert all(_key(int(r[updated]) if r[updated].isdigit() else r[updated]) >= cursor for r in rows)
-    assert _key(int(second.cursor_to) if second.cursor_to.isdigit() else second.cursor_to) > cursor
+    # The inclusive updatedSince sends the record at the cursor again unless it changed since; unchanged,
+    # it is known by its fingerprint in the cursor, so only what changed is taken.
+    assert {r[id_field] for r in rows} == changed
+    assert all(_key(int(r[updated]) if r[updated].isdigit() else r[updated]) > cursor for r in rows)
+    assert _key(_updated(second.cursor_to)) > cursor
 
 
 def test_removal_arrives_as_a_newer_version_in_the_next_pull(standin: Callable[..., Server]) -> None:
@@ -288,6 +295,49 @@ def test_nothing_new_keeps_the_cursor(server: Server) -> None:
     )
     assert pull_all(source) == []
     assert source.cursor_to == later
+
+
+@pytest.mark.parametrize(
+    ("pull", "dataset"), [(SERIOUS, "serious"), (MARKET, "market")], ids=["page", "cursor"]
+)
+def test_a_quiet_source_brings_nothing_however_often_it_is_pulled(
+    server: Server, pull: dict[str, Any], dataset: str
+) -> None:
+    """updatedSince is inclusive, so the rows at the cursor come again every time; the cursor knows them."""
+    conn = server.credit() if pull is SERIOUS else server.gsxt()
+    headers = [pull["id_field"], pull["updated_field"]]
+    first = RestApiSource.from_settings(conn, pull, headers, dataset, None)
+    assert pull_all(first)
+    cursor = first.cursor_to
+    assert RestCursor.parse(cursor).taken, "the rows at the newest time are remembered"
+    for _ in range(10):
+        again = RestApiSource.from_settings(conn, pull, headers, dataset, cursor)
+        assert pull_all(again) == []
+        assert again.cursor_to == cursor
+    _, params, _ = server.state.requests[-1]
+    assert params[pull["updated_since_param"]] == RestCursor.parse(cursor).updated  # the bare time, not JSON
+
+
+def test_a_row_changed_within_the_cursors_second_still_arrives() -> None:
+    config = api_config(Conn("h", None), ABNORMAL, "a")
+    known = row_digest(["A", "列入"])
+    tracker = CursorTracker(config, RestCursor("100", frozenset({known})).text())
+    assert not tracker.accept({"BUSEXCLIST": "A", "UPDATETIME": 100}, ["A", "列入"])
+    assert tracker.accept({"BUSEXCLIST": "B", "UPDATETIME": 100}, ["B", "列入"])
+    assert tracker.known == 1
+    end = tracker.end
+    assert end.updated == "100" and end.taken == {known, row_digest(["B", "列入"])}
+    later = CursorTracker(config, end.text())
+    assert later.accept({"BUSEXCLIST": "A", "UPDATETIME": 100}, ["A", "移出"])  # changed, same second
+    assert later.accept({"BUSEXCLIST": "C", "UPDATETIME": 101}, ["C", "列入"])
+    assert later.end == RestCursor("101", frozenset({row_digest(["C", "列入"])}))
+
+
+@pytest.mark.parametrize("stored", ['{"updated": 5}', '{"taken": []}', "{not json"])
+def test_a_damaged_stored_cursor_is_reported(stored: str) -> None:
+    with pytest.raises(SourceError) as caught:
+        CursorTracker(api_config(Conn("h", None), ABNORMAL, "a"), stored)
+    assert caught.value.code == "bad_cursor" and "a" in caught.value.message
 
 
 def test_nested_fields_numbers_booleans_and_nulls_become_text(server: Server) -> None:
@@ -357,6 +407,12 @@ def test_lands_through_the_gateway_and_advances_the_stored_cursor(server: Server
     assert unit is not None
     assert unit.rows == len(latest("credit_commitment", "commitmentCode", "updateTime"))
     assert read_cursor(settings, "xz_commitment") == source.cursor_to == unit.cursor_to
+    cursor, files = source.cursor_to, sorted(settings.landing_dir.rglob("*"))
+    for _ in range(10):  # a quiet source: the record at the inclusive cursor comes again and is known
+        again = RestApiSource.from_settings(server.credit(), COMMITMENT, headers, "xz_commitment", cursor)
+        assert land_pull(settings, again) is None
+    assert read_cursor(settings, "xz_commitment") == cursor
+    assert sorted(settings.landing_dir.rglob("*")) == files
 
 
 # ------------------------------------------------------------------------------------------ rate, retries
@@ -497,7 +553,7 @@ def test_repeated_cursor_is_caught_even_when_the_records_differ() -> None:
 
     source = RestApiSource(config, ["PRIPID"], None)
     with pytest.raises(SourceError) as caught:
-        list(source._pages(Scripted()))  # type: ignore[arg-type]
+        list(source._pages(Scripted(), None))  # type: ignore[arg-type]
     assert caught.value.code == "page_repeated"
 
 
@@ -517,7 +573,7 @@ def test_records_older_than_the_cursor_can_be_tolerated(standin: Callable[..., S
     rows = pull_all(source)
     older = [r for r in rows if datetime.fromisoformat(r["updateTime"]) < datetime.fromisoformat(cursor)]
     assert len(older) == 1
-    assert datetime.fromisoformat(source.cursor_to or "") >= datetime.fromisoformat(cursor)
+    assert datetime.fromisoformat(_updated(source.cursor_to)) >= datetime.fromisoformat(cursor)
 
 
 def test_fault_switched_by_query_parameter(server: Server) -> None:
@@ -614,10 +670,13 @@ def test_a_record_seen_twice_holds_the_cursor_at_its_first_copy() -> None:
     config = api_config(Conn("h", None), ABNORMAL, "a")
     tracker = CursorTracker(config, "100")
     taken = [
-        tracker.accept({"BUSEXCLIST": "A", "UPDATETIME": 100}),
-        tracker.accept({"BUSEXCLIST": "B", "UPDATETIME": 120}),
-        tracker.accept({"BUSEXCLIST": "C", "UPDATETIME": 130}),
-        tracker.accept({"BUSEXCLIST": "B", "UPDATETIME": 190, "REMDATE": "2026-11-01"}),
+        tracker.accept(record, [record["BUSEXCLIST"]])
+        for record in (
+            {"BUSEXCLIST": "A", "UPDATETIME": 100},
+            {"BUSEXCLIST": "B", "UPDATETIME": 120},
+            {"BUSEXCLIST": "C", "UPDATETIME": 130},
+            {"BUSEXCLIST": "B", "UPDATETIME": 190, "REMDATE": "2026-11-01"},
+        )
     ]
     assert taken == [True, True, True, False]
     assert tracker.duplicates == 1 and tracker.cursor_to == "120"
@@ -625,14 +684,23 @@ def test_a_record_seen_twice_holds_the_cursor_at_its_first_copy() -> None:
 
 def test_mixed_kinds_of_update_time_are_refused() -> None:
     tracker = CursorTracker(api_config(Conn("h", None), SERIOUS, "s"), None)
-    tracker.accept({"id": "1", "updateTime": "2026-10-08 09:00:00"})
+    tracker.accept({"id": "1", "updateTime": "2026-10-08 09:00:00"}, ["1"])
     with pytest.raises(SourceError) as caught:
-        tracker.accept({"id": "2", "updateTime": 1793242800000})
+        tracker.accept({"id": "2", "updateTime": 1793242800000}, ["2"])
     assert caught.value.code == "bad_update_time"
 
 
 def test_record_without_update_time_is_an_error() -> None:
     tracker = CursorTracker(api_config(Conn("h", None), SERIOUS, "s"), None)
     with pytest.raises(SourceError) as caught:
-        tracker.accept({"id": "7"})
+        tracker.accept({"id": "7"}, ["7"])
     assert caught.value.code == "bad_update_time" and "7" in caught.value.message
+
+
+def test_the_cursor_formats_doctests() -> None:
+    import doctest
+
+    import connectors.rest_api_cursor as module
+
+    result = doctest.testmod(module)
+    assert result.attempted >= 4 and result.failed == 0

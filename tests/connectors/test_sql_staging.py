@@ -402,7 +402,12 @@ def test_the_demo_staging_database_lands_incrementally(settings: Settings, tmp_p
     landed = pq.read_table(unit.path)
     headers = json.loads(landed.schema.metadata[b"gateway.headers"])
     assert headers[:3] == ["cd_id", "plan_id", "supervise_item_implement_code"] and "cd_operation" in headers
-    assert run_staging(settings, "xz_amr_staging", url) is None
+    cursor, files = read_cursor(settings, "xz_amr_staging"), sorted(settings.landing_dir.rglob("*"))
+    for _ in range(10):  # the table has not changed: nothing lands, the cursor stays, no file is left
+        assert run_staging(settings, "xz_amr_staging", url) is None
+    assert (
+        read_cursor(settings, "xz_amr_staging") == cursor and sorted(settings.landing_dir.rglob("*")) == files
+    )
 
     make_staging.change_row(db, 7)
     make_staging.delete_row(db, 12)

@@ -187,8 +187,12 @@ def test_the_sample_exports_land_one_unit_per_file_in_name_order(
     }
     assert run.landed[1].cursor_from == run.landed[0].cursor_to
 
-    again = run_feed(feed_settings, "court_debtors", str(share))
-    assert (again.files, again.landed, again.rejected) == ([], [], [])
+    files = sorted(feed_settings.landing_dir.rglob("*"))
+    for _ in range(10):  # no new export: nothing is read, nothing lands, the cursor stays
+        again = run_feed(feed_settings, "court_debtors", str(share))
+        assert (again.files, again.landed, again.rejected) == ([], [], [])
+    assert json.loads(read_cursor(feed_settings, "court_debtors") or "") == cursor
+    assert sorted(feed_settings.landing_dir.rglob("*")) == files
 
     judgments = run_feed(feed_settings, "court_judgments", str(share))  # the same files, a cursor of its own
     assert [unit.rows for unit in judgments.landed] == [5, 1]
@@ -256,6 +260,23 @@ def test_the_last_file_rewritten_in_place_is_read_again(feed_settings: Settings,
     )
 
 
+def test_the_last_file_rewritten_back_and_forth_lands_each_state(
+    feed_settings: Settings, share: Path
+) -> None:
+    """A → B → A → B: the third and fourth states repeat earlier units' rows, yet each is the source's state
+    now and must reach the store (a repeat of the *latest* unit would be nothing new)."""
+    run_feed(feed_settings, "court_debtors", str(share))
+    path = share / "judicial" / SECOND
+    states = [path.read_text(encoding="utf-8")]
+    states.append(states[0].replace("30000", "35000"))
+    landed = []
+    for text in (states[1], states[0], states[1]):
+        path.write_text(text, encoding="utf-8")
+        landed.extend(run_feed(feed_settings, "court_debtors", str(share)).landed)
+    amounts = [_rows(unit.path)[0]["performedPart"] for unit in landed]
+    assert amounts == ["已支付货款人民币35000元", "已支付货款人民币30000元", "已支付货款人民币35000元"]
+
+
 def test_the_latest_file_rejected_and_then_fixed_in_place_is_read_again(
     feed_settings: Settings, share: Path
 ) -> None:
@@ -289,7 +310,9 @@ def test_a_file_still_being_written_waits_with_everything_after_it(
 
     later = run_feed(feed_settings, "court_debtors", str(share), clock=lambda: now + 60)
     assert later.files == [third, fourth] and not later.waiting
-    assert [unit.rows for unit in later.landed] == [2, 2]  # the same export sent twice is still two units
+    # Both are the export already taken, sent again under new names: taken, and nothing new to land.
+    assert later.landed == []
+    assert FeedCursor.parse(read_cursor(feed_settings, "court_debtors")).file == fourth
 
 
 # ------------------------------------------------------------------------------------------- bad files

@@ -29,7 +29,7 @@ def drop_all_samples(settings: Settings) -> None:
 def test_first_run_delivers_every_attached_record(gateway_env: Settings) -> None:
     settings = gateway_env
     drop_all_samples(settings)
-    run("department_files")
+    assert run("department_files")["announce_outbox"] == ["success"]
     run("deliver_to_province")
     report = hub_report(settings)
     types = report["senders"][settings.sender_id]["record_types"]
@@ -54,7 +54,8 @@ def test_second_run_sends_nothing_new(gateway_env: Settings) -> None:
     settings = gateway_env
     before = hub_report(settings)
     drop_all_samples(settings)
-    run("department_files")
+    # Every file is answered as a duplicate: nothing stored, so delivery is not woken.
+    assert run("department_files")["announce_outbox"] == ["skipped"]
     run("deliver_to_province")
     assert hub_report(settings)["records"] == before["records"]
     assert hub_report(settings)["batches"] == before["batches"]

@@ -16,7 +16,7 @@ from gateway.settings import REPO_ROOT, Settings
 from hub.server import ServerThread
 from samples.staging.make_staging import change_row, create, delete_row
 from samples.standins.credit_api import BEIJING, DEMO_APP_KEY, DEMO_APP_SECRET, DEMO_TOKEN, create_app
-from tests.dags.dagrun import run
+from tests.dags.dagrun import outbox_events, run
 
 pytestmark = pytest.mark.e2e
 FEEDS = REPO_ROOT / "samples" / "feeds" / "judicial"
@@ -98,12 +98,27 @@ def test_every_pulled_family_reaches_the_hub(sources: Settings) -> None:
     assert hub_report(sources)["batches"]["rejected"] == 0
 
 
-def test_a_second_run_pulls_and_sends_nothing(sources: Settings) -> None:
-    before = hub_report(sources)
-    for dag_id in PULLED:
-        run(dag_id)
+def landed_files(settings: Settings) -> list[str]:
+    return sorted(
+        str(p.relative_to(settings.landing_dir)) for p in settings.landing_dir.rglob("*") if p.is_file()
+    )
+
+
+def test_unchanged_sources_stay_green_and_quiet_run_after_run(sources: Settings) -> None:
+    """The second, third and fourth runs against sources that have not changed: every task succeeds, nothing
+    lands (no unit, no file), no outbox event wakes delivery, and the hub is unchanged. (Before, the third
+    pull of every REST source failed on the landed unit's unique content hash.)"""
+    before, files, events = hub_report(sources), landed_files(sources), outbox_events()
+    for _ in range(3):
+        for dag_id in PULLED[:-1]:
+            states = run(dag_id)
+            assert set(states["pull"]) == {"success"}, (dag_id, states)
+            assert states["announce_outbox"] == ["skipped"], (dag_id, states)
+        run("deliver_to_province")
     after = hub_report(sources)
     assert after["records"] == before["records"] and after["batches"] == before["batches"]
+    assert landed_files(sources) == files
+    assert outbox_events() == events
 
 
 def test_updates_and_withdrawals_reach_the_hub(sources: Settings, standin: tuple[str, object]) -> None:
@@ -113,8 +128,11 @@ def test_updates_and_withdrawals_reach_the_hub(sources: Settings, standin: tuple
     feed = sources.home / "feeds" / "judicial"
     shutil.copyfile(FEEDS / "judicial_20261115T0800_0002.xml", feed / "judicial_20261115T0800_0002.xml")
     standin[1].as_of = None  # type: ignore[attr-defined]  # the lists' later removals become visible
-    for dag_id in PULLED:
-        run(dag_id)
+    events = outbox_events()
+    for dag_id in PULLED[:-1]:
+        assert run(dag_id)["announce_outbox"] == ["success"], dag_id  # each family changed something
+    assert outbox_events() == events + len(PULLED) - 1
+    run("deliver_to_province")
     types = record_types(sources)
     assert (types["inspection_action"]["u"], types["inspection_action"]["d"]) == (1, 1)
     assert types["dishonest_debtor"]["u"] >= 1 and types["dishonest_debtor"]["d"] == 1

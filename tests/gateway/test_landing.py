@@ -105,3 +105,78 @@ def test_an_empty_pull_lands_nothing(api_settings: Settings) -> None:
     assert land_pull(api_settings, FakePull([], "c1", "c1")) is None
     assert pending_units(api_settings) == []
     assert not list((api_settings.landing_dir / "test_api").glob("*.parquet*"))
+
+
+def landed_files(settings: Settings) -> list[Path]:
+    return sorted((settings.landing_dir / "test_api").glob("*"))
+
+
+def test_the_same_rows_as_the_latest_unit_are_nothing_new_however_often(api_settings: Settings) -> None:
+    """A full pull of a source that has not changed (or a re-read at an inclusive cursor that the connector
+    could not tell apart) brings the rows of the latest unit again: no unit, no file, no error."""
+    first = land_pull(api_settings, FakePull([row(1), row(2)], None, "c1"))
+    assert first is not None
+    process_landed(api_settings, first.id)
+    for _ in range(10):
+        assert land_pull(api_settings, FakePull([row(1), row(2)], "c1", "c1")) is None
+    assert read_cursor(api_settings, "test_api") == "c1"
+    assert landed_files(api_settings) == [first.path]
+    assert pending_units(api_settings) == []
+    # The same rows with the cursor moved on (the connector knows they reach further): the cursor moves.
+    assert land_pull(api_settings, FakePull([row(1), row(2)], "c1", "c2")) is None
+    assert read_cursor(api_settings, "test_api") == "c2"
+
+
+def test_the_rows_of_an_older_unit_land_again(api_settings: Settings) -> None:
+    """The last export rewritten A → B → A → B: each state must reach the store, so each lands."""
+    states = ([row(1)], [row(1, uscc="91140902MA0K2B3C49")])
+    units = []
+    for n in range(4):
+        unit = land_pull(api_settings, FakePull(states[n % 2], f"c{n}", f"c{n + 1}"))
+        assert unit is not None
+        process_landed(api_settings, unit.id)
+        units.append(unit)
+    assert units[0].sha256 == units[2].sha256 and units[1].sha256 == units[3].sha256
+    assert len(landed_files(api_settings)) == 4
+
+
+def test_the_rows_of_a_rejected_latest_unit_are_looked_at_afresh(api_settings: Settings) -> None:
+    bad = [row(1, uscc="bad"), row(2, uscc="bad")]
+    first = land_pull(api_settings, FakePull(bad, None, None))
+    assert first is not None and process_landed(api_settings, first.id).receipt.status == "rejected"
+    again = land_pull(api_settings, FakePull(bad, None, None))
+    assert again is not None and again.id != first.id
+
+
+def test_a_failed_commit_leaves_no_file_and_keeps_the_cursor(
+    api_settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import gateway.landing as landing
+
+    def broken(*_: object) -> None:
+        raise RuntimeError("database went away")
+
+    monkeypatch.setattr(landing, "_set_cursor", broken)
+    with pytest.raises(RuntimeError, match="went away"):
+        land_pull(api_settings, FakePull([row(1)], None, "c1"))
+    assert landed_files(api_settings) == []
+    assert read_cursor(api_settings, "test_api") is None and pending_units(api_settings) == []
+
+
+def test_leftovers_of_a_killed_pull_are_swept_once_stale(api_settings: Settings) -> None:
+    import os
+    import time
+
+    from gateway.landing import STALE_AFTER, sweep_landing
+
+    unit = land_pull(api_settings, FakePull([row(1)], None, "c1"))
+    assert unit is not None
+    folder = api_settings.landing_dir / "test_api"
+    half, unrecorded, fresh = folder / "x.parquet.tmp", folder / "y.parquet", folder / "z.parquet"
+    for path in (half, unrecorded, fresh):
+        path.write_bytes(b"PAR1")
+    old = time.time() - STALE_AFTER.total_seconds() - 60
+    for path in (half, unrecorded, unit.path):
+        os.utime(path, (old, old))
+    assert sorted(sweep_landing(api_settings, "test_api")) == sorted([half, unrecorded])
+    assert landed_files(api_settings) == sorted([unit.path, fresh])

@@ -6,8 +6,8 @@ from __future__ import annotations
 from sqlalchemy import select, text
 
 from gateway.store.db import engine_for, head_revision
+from gateway.store.db import run_migrations as step
 from gateway.store.tables import delivery_batch, delivery_seal
-from tests.gateway.store.alembic_steps import step
 
 
 def test_batches_of_revision_0002_keep_their_meaning(database_url: str) -> None:

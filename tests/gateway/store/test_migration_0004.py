@@ -6,8 +6,8 @@ from __future__ import annotations
 from sqlalchemy import inspect, select, text
 
 from gateway.store.db import engine_for, head_revision
+from gateway.store.db import run_migrations as step
 from gateway.store.tables import CURRENT_VERSION, record, record_version
-from tests.gateway.store.alembic_steps import step
 
 _AT = "'2026-11-27 01:00:00'"
 
