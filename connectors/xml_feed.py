@@ -51,7 +51,7 @@ import xmlschema
 from lxml import etree
 from xmlschema.validators import XsdAnyElement, XsdAttribute, XsdComplexType, XsdElement, XsdGroup
 
-from gateway.ids.resident_id import mask
+from gateway.ids.resident_id import mask_in_text
 from gateway.landing import LandedUnit, land_pull, pull_block, read_cursor
 from gateway.settings import Settings
 
@@ -65,8 +65,6 @@ MAX_BATCH_ROWS = 5000  # gateway.landing.Pull: at most this many rows per batch
 DEFAULT_MAX_BYTES = 1 << 30
 DEFAULT_SETTLE_SECONDS = 60.0
 READ_CHUNK = 1 << 16
-# 15 or more digits with at most one trailing character: ID numbers, valid or mistyped (14090219850312123Y).
-_ID_LIKE = re.compile(r"(?<![0-9A-Za-z])[0-9]{14,17}[0-9A-Za-z](?![0-9A-Za-z])")
 _CLARK = re.compile(r"\{[^{}\s]*:[^{}\s]*\}")  # a namespace URI; never a regex quantifier like {16}
 _NAMED_ELEMENT = re.compile(r"Element '([^']+)'")
 _QUOTED_VALUE = re.compile(r"^'([^']*)'|The value '([^']*)'|key-sequence \['([^']*)'")
@@ -97,7 +95,7 @@ class FeedFileChanged(Exception):
 def mask_ids(text: str) -> str:
     """Error messages quote values, and a value may be a personal ID number: never let one out whole.
     Namespaces go too ("{urn:…}regDate" → "regDate"): the reader knows the file's namespace."""
-    return _ID_LIKE.sub(lambda m: mask(m.group(0)), _CLARK.sub("", text))
+    return mask_in_text(_CLARK.sub("", text))
 
 
 class ConnectionLike(Protocol):

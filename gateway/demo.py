@@ -1,8 +1,9 @@
 """`make demo`: the whole flow on the embedded defaults, then a summary a person can read.
 
-Airflow and the hub run as child processes (`airflow dags test`, `python -m hub serve`), exactly as an
-engineer would run them by hand, so gateway/ stays free of Airflow and hub imports. Everything the demo
-writes lives under GATEWAY_HOME (var/); running it again changes nothing at the hub and says so.
+Airflow and the hub run as child processes (the DAGs with Airflow's ``dag.test()``, all in one process:
+samples/run_dags.py; the hub with `python -m hub serve`), so gateway/ stays free of Airflow and hub
+imports. Everything the demo writes lives under GATEWAY_HOME (var/); running it again changes nothing at
+the hub and says so.
 """
 
 from __future__ import annotations
@@ -26,7 +27,7 @@ from urllib.parse import urlsplit
 from rich.console import Console
 from rich.table import Table
 
-from gateway.demo_dagtest import DagTestFailed, run_dag_test
+from gateway.demo_dagtest import DagTestFailed, run_dags
 from gateway.settings import REPO_ROOT, Settings
 from gateway.status import batches_since
 from gateway.store.db import describe, migrate
@@ -80,14 +81,6 @@ def _run(cmd: list[str], env: dict[str, str], log_path: Path) -> None:
         raise DemoError(
             f"{' '.join(cmd[:4])} … failed (exit {result.returncode}); log {log_path}:\n" + "\n".join(tail)
         )
-
-
-def run_dag(dag_id: str, env: dict[str, str], log_dir: Path) -> str:
-    """`airflow dags test`, stopped at the first failed task; returns the tasks' states for the step line."""
-    try:
-        return run_dag_test(dag_id, env, log_dir / f"{dag_id}.log").summary()
-    except DagTestFailed as exc:
-        raise DemoError(str(exc)) from exc
 
 
 @contextmanager
@@ -287,9 +280,19 @@ def run_demo(settings: Settings, console: Console, *, keep_hub: bool = False) ->
             env = airflow_env(
                 settings, {"GATEWAY_HUB_URL": hub_url, **source_connections(settings, credit_api)}
             )
-            for dag_id in DAG_ORDER:
-                step(f"running DAG {dag_id} (airflow dags test)")
-                console.print(f"    [dim]{dag_id}: tasks {run_dag(dag_id, env, log_dir)}[/]")
+            step(f"Airflow: running {len(DAG_ORDER)} DAGs with dag.test() in one process")
+            try:
+                outputs = run_dags(
+                    DAG_ORDER,
+                    env,
+                    log_dir,
+                    REPO_ROOT / "dags",
+                    on_start=lambda dag_id: step(f"running DAG {dag_id}"),
+                )
+            except DagTestFailed as exc:
+                raise DemoError(str(exc)) from exc
+            for dag_id, output in outputs.items():
+                console.print(f"    [dim]{dag_id}: tasks {output.summary()}[/]")
         step("hub stopped" if not keep_hub else "hub left running")
     except DemoError as exc:
         console.print(f"[red]demo failed:[/] {exc}")

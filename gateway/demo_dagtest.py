@@ -1,9 +1,11 @@
-"""`airflow dags test` for the demo, followed line by line so that a failing task stops the demo at once.
+"""The demo's DAG runs (Airflow's ``dag.test()``, in one child process: samples/run_dags.py), followed line by
+line so that a failing task stops the demo at once.
 
-Under `airflow dags test` a failed task waits out its retry delay (minutes, with exponential backoff) before
-the next attempt, and nothing is printed meanwhile: a demo that hit a bug looked hung. In the demo there is
+Under ``dag.test()`` a failed task waits out its retry delay (minutes, with exponential backoff) before the
+next attempt, and nothing is printed meanwhile: a demo that hit a bug looked hung. In the demo there is
 nothing to wait for — the sources and the hub are local and already up — so the first failed attempt ends
 the run, and the demo says which task failed and why. The DAGs keep their retries for real deployments.
+Each DAG's output goes to a log file of its own.
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ import re
 import subprocess
 import sys
 from collections import Counter
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -19,6 +22,7 @@ _STARTING = re.compile(r"\[DAG TEST\] starting task_id=(\S+) map_index=(-?\d+)")
 _NEW_STATE = re.compile(r"new_state=(\w+)")
 _TIMESTAMPED = re.compile(r"^\d{4}-\d{2}-\d{2}T")
 _RUN_STATE = re.compile(r"DagRun Finished: .*\bstate=(\w+)")
+_MARK = re.compile(r"^@@gateway-dag (start|end|import-errors) ?(\S*)")
 
 
 class DagTestFailed(RuntimeError):
@@ -68,37 +72,67 @@ class DagTestOutput:
         return ", ".join(parts) if parts else "no tasks"
 
 
-def run_dag_test(dag_id: str, env: dict[str, str], log_path: Path) -> DagTestOutput:
-    """Run one DAG to its end or its first failed task; the whole output goes to ``log_path``."""
-    log_path.parent.mkdir(parents=True, exist_ok=True)
-    output = DagTestOutput()
-    with log_path.open("w", encoding="utf-8", errors="replace") as log:
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "airflow", "dags", "test", dag_id],
-            env=env,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.STDOUT,
-            text=True,
-            errors="replace",
-        )
+def run_dags(
+    dag_ids: Sequence[str],
+    env: dict[str, str],
+    log_dir: Path,
+    dags_folder: Path,
+    on_start: Callable[[str], None] = lambda _dag_id: None,
+) -> dict[str, DagTestOutput]:
+    """Run ``dag_ids`` in order, each to its end, stopping at the first failed task; each DAG's output goes
+    to ``log_dir``/<dag id>.log. Raises DagTestFailed naming the DAG, the task and its error."""
+    log_dir.mkdir(parents=True, exist_ok=True)
+    outputs: dict[str, DagTestOutput] = {}
+    current: str | None = None
+    log = (log_dir / "airflow-start.log").open("w", encoding="utf-8", errors="replace")
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "samples.run_dags", str(dags_folder), *dag_ids],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        errors="replace",
+    )
+    failure: str | None = None
+    try:
         assert proc.stdout is not None
         for line in proc.stdout:
+            mark = _MARK.match(line)
+            if mark and mark.group(1) == "start":
+                current = mark.group(2)
+                log.close()
+                log = (log_dir / f"{current}.log").open("w", encoding="utf-8", errors="replace")
+                outputs[current] = DagTestOutput()
+                on_start(current)
+                continue
             log.write(line)
-            output.feed(line)
-            if output.failure:
+            if mark and mark.group(1) == "import-errors":
+                failure = f"the DAG files do not import: {line.strip()[:500]}"
                 break
-        if output.failure:
+            if current is not None and not mark:
+                output = outputs[current]
+                output.feed(line)
+                if output.failure:
+                    failure = f"DAG {current}, {output.failure}"
+                    break
+    finally:
+        log.close()
+        if proc.poll() is None:
             proc.terminate()
         try:
             code = proc.wait(timeout=30)
         except subprocess.TimeoutExpired:
             proc.kill()
             code = proc.wait()
-    if output.failure:
+    where = log_dir / f"{current or 'airflow-start'}.log"
+    if failure:
         raise DagTestFailed(
-            f"DAG {dag_id}, {output.failure} — stopped at the first failed attempt instead of waiting for "
-            f"Airflow's retries; full log: {log_path}"
+            f"{failure} — stopped at the first failed attempt instead of waiting for Airflow's retries; "
+            f"full log: {where}"
         )
-    if code != 0 or output.run_state != "success":
-        raise DagTestFailed(f"DAG {dag_id} ended {output.run_state or f'with exit {code}'}; see {log_path}")
-    return output
+    unfinished = [d for d in dag_ids if d not in outputs or outputs[d].run_state != "success"]
+    if code != 0 or unfinished:
+        name = unfinished[0] if unfinished else current
+        state = outputs[name].run_state if name in outputs else None
+        raise DagTestFailed(f"DAG {name} ended {state or f'with exit {code}'}; see {where}")
+    return outputs

@@ -16,7 +16,8 @@ import queue
 import re
 import tempfile
 import threading
-from collections.abc import Iterator, Sequence
+from collections import Counter
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
@@ -28,14 +29,17 @@ import pyarrow.parquet as pq
 from sqlalchemy import Connection, Engine, delete, insert, select, update
 
 from gateway.entities import attach
-from gateway.intake import DEFAULT_LIMITS, ReadError, ReadLimits, open_source
+from gateway.ids.resident_id import mask_in_text
+from gateway.intake import DEFAULT_LIMITS, ReadError, ReadLimits
+from gateway.intake.source import WorkbookFile, open_any
 from gateway.mapping.engine import Plan, UnknownHeaders, apply_plan, plan_by_id, plan_for
+from gateway.mapping.non_data import KindRule, SkippedRow, load_row_rules, split_non_data
 from gateway.mapping.spec import MappingError, MappingSpec, load_mappings
 from gateway.receipts import MAX_ERRORS, Receipt
 from gateway.row_errors import RowError
 from gateway.schema import load_record_types
 from gateway.schema.model import RecordType
-from gateway.settings import Settings
+from gateway.settings import Settings, create_private_file, private_dir
 from gateway.store.db import engine_for, migrate
 from gateway.store.records import Prepared, StoreCounts, prepare, store_batch
 from gateway.store.tables import audit, source_file
@@ -49,6 +53,34 @@ _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 
 class _ThresholdExceeded(Exception):
     """Raised inside the transaction to roll back everything the file wrote."""
+
+
+EARLY_STOP_MIN_BAD_ROWS = 1000
+"""Bad rows before an early stop is considered: a small file is read to its end and every error listed."""
+
+
+def _rejection_certain(source: object, bad_rows: int, rows: int, threshold: float) -> bool:
+    """Whether the file is rejected whatever its unread rows hold: even if all of them were good, the share
+    of bad rows would stay above the threshold. The source bounds how many good rows can still come
+    (gateway.intake.source.SourceFile.max_good_rows); without a bound the file is read to its end."""
+    bound = getattr(source, "max_good_rows", None)
+    if bound is None or bad_rows < EARLY_STOP_MIN_BAD_ROWS:
+        return False
+    most_good = bound(bad_rows)
+    if most_good is None:
+        return False
+    return bad_rows / (max(most_good, rows - bad_rows) + bad_rows) > threshold
+
+
+def _stop_early(receipt: Receipt, errors: _Errors, threshold: float) -> None:
+    receipt.rejected, receipt.accepted = errors.bad_rows, receipt.rows - errors.bad_rows
+    receipt.set_errors(errors.kept)
+    receipt.error_count = errors.count
+    receipt.fail(
+        "E_THRESHOLD",
+        f"已读取的 {receipt.rows} 行中有 {errors.bad_rows} 行错误；按文件大小，其余各行即使全部正确，"
+        f"错误比例也将超过拒收阈值 {threshold:.0%}，因此停止读取，整份文件未接收，请修改后重新报送",
+    )
 
 
 @dataclass(frozen=True)
@@ -77,17 +109,35 @@ def _outcome(receipt: Receipt) -> str:
     return "rejected" if receipt.status == "rejected" else "processed"
 
 
-def _previous(conn: Connection, department: str, sha256: str) -> dict[str, object] | None:
-    row = conn.execute(
+def _previous(conn: Connection, department: str, sha256: str) -> list[dict[str, object]]:
+    """The rows of a file with these bytes from this department: one, or one per sheet of a workbook."""
+    rows = conn.execute(
         select(
-            source_file.c.id, source_file.c.status, source_file.c.receipt, source_file.c.archived_at
-        ).where(
+            source_file.c.id,
+            source_file.c.status,
+            source_file.c.receipt,
+            source_file.c.archived_at,
+            source_file.c.part,
+        )
+        .where(
             source_file.c.kind == "file",
             source_file.c.department == department,
             source_file.c.sha256 == sha256,
         )
-    ).first()
-    return row._asdict() if row else None
+        .order_by(source_file.c.id)
+    ).all()
+    return [row._asdict() for row in rows]
+
+
+def _unfinished_parts(previous: list[dict[str, object]]) -> dict[str, Receipt] | None:
+    """A workbook an interrupted run left half done: the parts it stored (sheet → receipt), or None when
+    ``previous`` is a finished file. Finished workbooks carry the composed receipt (with ``parts``)."""
+    if not previous or all(row["part"] == "" for row in previous) or previous[0]["archived_at"] is not None:
+        return None
+    receipts = {str(row["part"]): Receipt.from_json(str(row["receipt"])) for row in previous}
+    if any(receipt.parts for receipt in receipts.values()):
+        return None
+    return receipts
 
 
 def _replay(
@@ -135,10 +185,17 @@ def _choose_plan(
 
 @contextmanager
 def _landing_writer(path: Path | None) -> Iterator[list[pq.ParquetWriter | None]]:
-    """Write the raw batches once, as Parquet; the file appears under its final name only when complete."""
+    """Write the raw batches once, as Parquet; the file appears under its final name only when complete.
+
+    The raw rows are personal data: the folder is made owner-only and the temporary file is created 0600
+    before pyarrow opens it (pyarrow truncates an existing file and keeps its mode; left to itself it would
+    create the file with the umask's 0644), so no copy is ever readable by others."""
     holder: list[pq.ParquetWriter | None] = [None]
     tmp = path.with_suffix(".parquet.tmp") if path else None
     try:
+        if path and tmp:
+            private_dir(path.parent)
+            os.close(create_private_file(tmp, exclusive=False))
         yield holder
         if holder[0] is not None and path and tmp:
             holder[0].close()
@@ -202,13 +259,18 @@ def _ingest(
     engine = engine_for(settings.database_url)
     with engine.begin() as conn:
         previous = _previous(conn, department, sha256)
-        if previous is not None and previous["status"] == "rejected" and previous["archived_at"] is not None:
+        if (
+            previous
+            and all(row["status"] == "rejected" for row in previous)
+            and all(row["archived_at"] is not None for row in previous)
+        ):
             # A rejected file stored nothing; dropped again (say after a mapping fix) it gets a fresh look.
-            conn.execute(delete(source_file).where(source_file.c.id == previous["id"]))
-            previous = None
-    if previous is not None:
+            conn.execute(delete(source_file).where(source_file.c.id.in_([row["id"] for row in previous])))
+            previous = []
+    done = _unfinished_parts(previous)
+    if previous and done is None:
         log.info("%s/%s: same content as an earlier file (sha256 %s…)", department, display_name, sha256[:12])
-        return _replay(settings, previous, display_name, now)
+        return _replay(settings, previous[0], display_name, now)
 
     receipt = Receipt(
         department=department,
@@ -220,8 +282,25 @@ def _ingest(
     try:
         record_types = load_record_types(settings.schemas_dir)
         specs = load_mappings(settings.mappings_dir)
-        # Only non-default limits are passed, so what open_source defaults to stays in one place.
-        opened = open_source(path) if limits is DEFAULT_LIMITS else open_source(path, limits=limits)
+        # Only non-default limits are passed, so what open_any defaults to stays in one place.
+        opened = open_any(path) if limits is DEFAULT_LIMITS else open_any(path, limits=limits)
+        if isinstance(opened, WorkbookFile):
+            # Imported here: gateway.workbook_ingest builds on this module's process_rows.
+            from gateway.workbook_ingest import ingest_workbook
+
+            with opened as book:
+                return ingest_workbook(
+                    settings,
+                    engine,
+                    book,
+                    receipt,
+                    specs,
+                    record_types,
+                    now,
+                    land=land,
+                    mapping_id=mapping_id,
+                    done=done,
+                )
         with opened as source:
             receipt.format, receipt.encoding = source.format, source.encoding
             plan = _choose_plan(list(source.headers), department, mapping_id, specs, record_types)
@@ -239,12 +318,50 @@ def _ingest(
     return record_rejection(engine, receipt, now)
 
 
+def landing_name(sha256: str, part: str = "") -> str:
+    """The landing file of a file (or of one sheet of a workbook: sheet names are not safe in paths)."""
+    if not part:
+        return f"{sha256}.parquet"
+    return f"{sha256}-{hashlib.sha256(part.encode()).hexdigest()[:12]}.parquet"
+
+
+def queued_rows(
+    rtype: RecordType, good: pa.Table, methods: Sequence[str | None], header_of: Callable[[str], str]
+) -> list[dict[str, object]]:
+    """The rows no entity was found for, each with the identifier it gave (the registry does not know it
+    yet) or, without one, its name — for the receipt, so the department can see which and why."""
+    waiting = [index for index, method in enumerate(methods) if method is None]
+    if not waiting:
+        return []
+    subject = rtype.subject
+    codes = [code for code in (subject.reg_no, subject.org_code, subject.uscc, subject.name) if code]
+    taken = good.take(pa.array(waiting))
+    values = {code: taken.column(code).to_pylist() for code in codes}
+    rows = taken.column("__row__").to_pylist()
+    found = []
+    for i, row in enumerate(rows):
+        code = next((c for c in codes if values[c][i]), codes[-1])
+        value = mask_in_text(str(values[code][i] or ""))
+        if code == subject.name:
+            reason = f"主体库中暂无名称为「{value}」的唯一主体"
+        else:
+            reason = f"主体库中尚未登记该{header_of(code)}"
+        found.append({"row": row, "field": header_of(code), "value": value, "message": reason})
+    return found
+
+
+# Formats people edit by hand, where example rows, notes and footers occur; system exports (XML, JSON) and
+# pulled units carry records only.
+EDITED_FORMATS = frozenset({"csv", "xlsx", "xls", "ods"})
+
+
 class RowSource(Protocol):
     """What the processing needs of a source: a department's file (SourceFile) or a landed pull."""
 
     format: str
     encoding: str | None
-    row_errors: Sequence[tuple[int, str]]
+    batch_errors: Sequence[tuple[int, str]]
+    """The reader's errors for the rows of the batch just yielded (row, message)."""
 
     def batches(self, batch_rows: int = ...) -> Iterator[pa.RecordBatch]: ...
 
@@ -273,30 +390,39 @@ class _Errors:
 class _Checked:
     """One batch read, landed, mapped and validated, with its accepted rows prepared for the store."""
 
-    rows: int
+    rows: int  # data rows: the batch's rows less the skipped ones
     checked: Validated
     prepared: Prepared
+    skipped: list[SkippedRow]
 
 
 def _checked_batches(
-    source: RowSource, plan: Plan, landing: Path | None, writer: list[pq.ParquetWriter | None]
+    source: RowSource,
+    plan: Plan,
+    landing: Path | None,
+    writer: list[pq.ParquetWriter | None],
+    row_rules: Sequence[tuple[str, KindRule]] = (),
 ) -> Iterator[_Checked]:
-    """Everything per batch that needs no database; ingest runs it one batch ahead on another thread."""
+    """Everything per batch that needs no database; ingest runs it one batch ahead on another thread.
+    ``row_rules``: how to recognise rows that are not records (example, notes, footers) in files people
+    edit; the landing copy keeps them, as it keeps the file's every row."""
     rtype = plan.record_type
-    seen_row_errors = 0
-    for batch in source.batches(BATCH_ROWS):
+    for raw in source.batches(BATCH_ROWS):
         if landing:
             if writer[0] is None:
-                writer[0] = pq.ParquetWriter(landing.with_suffix(".parquet.tmp"), batch.schema)
-            writer[0].write_batch(batch)
+                writer[0] = pq.ParquetWriter(landing.with_suffix(".parquet.tmp"), raw.schema)
+            writer[0].write_batch(raw)
+        batch, skipped = split_non_data(raw, row_rules)
+        # The reader's errors of exactly this batch's rows (SourceFile keeps only a sample of the file's).
         shape_errors = [
-            RowError(row, "（整行）", "E_ROW_SHAPE", message)
-            for row, message in source.row_errors[seen_row_errors:]
+            RowError(row, "（整行）", "E_ROW_SHAPE", message) for row, message in source.batch_errors
         ]
-        seen_row_errors = len(source.row_errors)
+        if skipped:  # a footer's short row is not a malformed record
+            not_data = {row.row for row in skipped}
+            shape_errors = [error for error in shape_errors if error.row not in not_data]
         mapped = apply_plan(plan, batch)
         checked = validate(rtype, mapped.table, plan.header_of, earlier=[*shape_errors, *mapped.errors])
-        yield _Checked(batch.num_rows, checked, prepare(rtype, checked.good))
+        yield _Checked(batch.num_rows, checked, prepare(rtype, checked.good), skipped)
 
 
 _DONE = object()
@@ -360,9 +486,11 @@ def process_rows(
     *,
     land: bool,
     unit_id: int | None = None,
+    part: str = "",
 ) -> IngestResult:
     """Map, validate, attach and store every row in one transaction. ``unit_id``: an already landed unit of
-    a pulled source (its row exists and its raw rows are on disk); otherwise the file row is created here."""
+    a pulled source (its row exists and its raw rows are on disk); otherwise the file row is created here.
+    ``part``: the sheet of a workbook this is (each sheet is its own row and its own transaction)."""
     rtype = plan.record_type
     department, sha256 = receipt.department, receipt.sha256
     threshold = (
@@ -378,12 +506,15 @@ def process_rows(
                 if header.strip()
                 else f"第 {index + 1} 列没有表头，该列内容已忽略"
             )
-    landing = settings.landing_dir / department / f"{sha256}.parquet" if land else None
+    receipt.warnings.extend(plan.notes)
+    landing = settings.landing_dir / department / landing_name(sha256, part) if land else None
     if landing:
         landing.parent.mkdir(parents=True, exist_ok=True)
+    row_rules = load_row_rules(settings.mappings_dir) if source.format in EDITED_FORMATS else ()
 
     errors = _Errors()
     counts = StoreCounts()
+    normalised: Counter[str] = Counter()
     try:
         with engine.begin() as conn, _landing_writer(landing) as writer:
             file_id = (
@@ -405,14 +536,20 @@ def process_rows(
                             "receipt": "{}",
                             "received_at": now,
                             "landing_path": str(landing) if landing else None,
+                            "part": part,
                         }
                     ],
                 ).scalar_one()
             )
-            for ready in _ahead(_checked_batches(source, plan, landing, writer)):
+            for ready in _ahead(_checked_batches(source, plan, landing, writer, row_rules)):
                 receipt.rows += ready.rows
+                receipt.skipped += len(ready.skipped)
+                room = MAX_ERRORS - len(receipt.skipped_rows)
+                receipt.skipped_rows.extend(row.as_dict() for row in ready.skipped[: max(room, 0)])
                 good = ready.checked.good
                 attachment = attach(conn, rtype, good, now)
+                waiting = queued_rows(rtype, good, attachment.method, plan.header_of)
+                receipt.queued_rows.extend(waiting[: max(MAX_ERRORS - len(receipt.queued_rows), 0)])
                 stored = store_batch(
                     conn,
                     rtype,
@@ -426,6 +563,15 @@ def process_rows(
                 )
                 errors.add([*ready.checked.errors, *stored.duplicates])
                 counts.add(replace(stored, duplicates=[]))
+                normalised.update(ready.checked.normalised)
+                if _rejection_certain(source, errors.bad_rows, receipt.rows, threshold):
+                    _stop_early(receipt, errors, threshold)
+                    raise _ThresholdExceeded
+            for code, changed in normalised.items():
+                receipt.warnings.append(
+                    f"「{plan.header_of(code)}」列有 {changed} 个代码按标准写法入库"
+                    "（去除空格、连字符和不可见字符，全角转半角，字母转大写）"
+                )
             bad_rows = errors.bad_rows
             receipt.rejected = bad_rows
             receipt.accepted = receipt.rows - bad_rows
@@ -464,7 +610,7 @@ def process_rows(
             receipt.withdrawn
         ) = 0
         receipt.rejected = receipt.rows
-        return record_rejection(engine, receipt, now, unit_id)
+        return record_rejection(engine, receipt, now, unit_id, part)
     log.info(
         "%s/%s: %s, %d rows, %d accepted (%d new, %d updated, %d unchanged), %d rejected",
         department,
@@ -481,7 +627,7 @@ def process_rows(
 
 
 def record_rejection(
-    engine: Engine, receipt: Receipt, now: datetime, unit_id: int | None = None
+    engine: Engine, receipt: Receipt, now: datetime, unit_id: int | None = None, part: str = ""
 ) -> IngestResult:
     """A rejected file is remembered too, so the same broken bytes dropped again get the same answer.
     A rejected landed unit keeps its row (and its raw rows), so it can be processed again later."""
@@ -508,6 +654,7 @@ def record_rejection(
                         "format": receipt.format,
                         "encoding": receipt.encoding,
                         "received_at": now,
+                        "part": part,
                         **values,
                     }
                 ],
@@ -558,11 +705,19 @@ def _audit(conn: Connection, now: datetime, action: str, subject_id: str, receip
 
 
 def mark_archived(settings: Settings, source_file_id: int, archived_path: Path) -> None:
-    """Called after the drop folder moved the file: from now on the same bytes are a duplicate."""
+    """Called after the drop folder moved the file: from now on the same bytes are a duplicate. Every row
+    of the file is marked (a workbook has one per sheet)."""
     with engine_for(settings.database_url).begin() as conn:
+        key = conn.execute(
+            select(source_file.c.department, source_file.c.sha256).where(source_file.c.id == source_file_id)
+        ).one()
         conn.execute(
             update(source_file)
-            .where(source_file.c.id == source_file_id)
+            .where(
+                source_file.c.kind == "file",
+                source_file.c.department == key.department,
+                source_file.c.sha256 == key.sha256,
+            )
             .values(archived_path=str(archived_path), archived_at=_now())
         )
 

@@ -31,7 +31,7 @@ from gateway.mapping.engine import UnknownHeaders, plan_for
 from gateway.mapping.spec import MappingError, MappingSpec, load_mappings
 from gateway.receipts import Receipt
 from gateway.schema import load_record_types
-from gateway.settings import Settings
+from gateway.settings import Settings, create_private_file, private_dir
 from gateway.store.db import engine_for
 from gateway.store.tables import source_cursor, source_file
 
@@ -137,8 +137,7 @@ def land_pull(settings: Settings, pull: Pull) -> LandedUnit | None:
     rejected, as a department's rejected file is looked at afresh when it comes again.
     """
     now = datetime.now(UTC).replace(microsecond=0)
-    folder = settings.landing_dir / pull.source_id
-    folder.mkdir(parents=True, exist_ok=True)
+    folder = private_dir(settings.landing_dir / pull.source_id)
     sweep_landing(settings, pull.source_id, now)
     final = folder / f"{now:%Y%m%dT%H%M%S}-{uuid.uuid4().hex[:8]}.parquet"
     tmp = final.with_suffix(".parquet.tmp")
@@ -153,6 +152,9 @@ def land_pull(settings: Settings, pull: Pull) -> LandedUnit | None:
     )
     rows = 0
     try:
+        # Created owner-only before pyarrow opens it (which truncates and keeps the mode): the rows are
+        # personal data from the first byte, and the rename below keeps the mode.
+        os.close(create_private_file(tmp, exclusive=False))
         with pq.ParquetWriter(tmp, schema) as writer:
             for batch in pull.batches():
                 writer.write_batch(batch.cast(schema) if batch.schema != schema else batch)
@@ -222,6 +224,7 @@ class LandedSource:
     format: str = "parquet"
     encoding: str | None = None
     row_errors: list[tuple[int, str]] = field(default_factory=list)
+    batch_errors: list[tuple[int, str]] = field(default_factory=list)  # a landed unit has no reader errors
 
     @property
     def headers(self) -> list[str]:

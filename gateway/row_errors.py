@@ -7,10 +7,12 @@ written in the file, so the person fixing the file can find the cell without kno
 from __future__ import annotations
 
 from collections.abc import Iterator
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 
 import pyarrow as pa
 import pyarrow.compute as pc
+
+from gateway.ids.resident_id import mask_in_text
 
 MAX_VALUE_CHARS = 60
 
@@ -24,15 +26,24 @@ class RowError:
     value: str | None = None
 
     def as_dict(self) -> dict[str, object]:
-        data = asdict(self)
-        if self.value is None:
-            data.pop("value")
+        # Spelled out rather than dataclasses.asdict, which deep-copies: a receipt lists up to 50,000 errors.
+        data: dict[str, object] = {
+            "row": self.row,
+            "field": self.field,
+            "code": self.code,
+            "message": self.message,
+        }
+        if self.value is not None:
+            data["value"] = self.value
         return data
 
 
 def shorten(value: str | None) -> str | None:
+    """A value as a receipt may echo it: cut to MAX_VALUE_CHARS, and any ID-shaped run in it masked, since
+    a personal ID number typed into another column (a USCC column, a name) is still a personal ID number."""
     if value is None:
         return None
+    value = mask_in_text(value)
     return value if len(value) <= MAX_VALUE_CHARS else value[: MAX_VALUE_CHARS - 1] + "…"
 
 

@@ -38,6 +38,7 @@ from hub.db import open_engine
 from hub.intake import Answer, Intake
 from hub.keys import HubKeys
 from hub.settings import Settings
+from hub.storage import open_private, private_dir
 from hub.validate import BatchValidator
 
 log = logging.getLogger(__name__)
@@ -183,7 +184,7 @@ def api() -> FastAPI:
             return _respond(admitted)
         spooled = settings.tmp_dir / f"{uuid.uuid4().hex}.gwenv"
         try:
-            with spooled.open("wb") as fh:
+            with open_private(spooled) as fh:
                 sha256, size, complete = await _spool(request, fh, settings.max_body)
             if not complete:
                 return _respond(
@@ -199,7 +200,7 @@ def api() -> FastAPI:
 
 def create_app(settings: Settings, *, validator: BatchValidator | None = None) -> FastAPI:
     for directory in (settings.home, settings.received_dir, settings.tmp_dir):
-        directory.mkdir(parents=True, exist_ok=True)
+        private_dir(directory)  # what is received holds personal data: 0700, files 0600 (hub/storage.py)
     for leftover in settings.tmp_dir.iterdir():  # spooled bodies of a previous run that died mid-request
         leftover.unlink()
     keys = HubKeys(settings.keys, suites=settings.allowed_suites)

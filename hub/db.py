@@ -27,6 +27,8 @@ from sqlalchemy import (
     event,
 )
 
+from hub.storage import private_database
+
 metadata = MetaData()
 
 batch = Table(
@@ -94,7 +96,7 @@ def _sqlite_pragmas(dbapi_connection: object, _record: object) -> None:
 
 
 def open_engine(db_path: Path, *, create: bool = True) -> Engine:
-    db_path.parent.mkdir(parents=True, exist_ok=True)
+    private_database(db_path)  # receipts and records of received batches: owner-only, like the XML files
     engine = create_engine(f"sqlite:///{db_path}")
     event.listen(engine, "connect", _sqlite_pragmas)
     if create:

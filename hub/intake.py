@@ -55,6 +55,7 @@ from hub.db import batch, record, sender_state
 from hub.faults import crash_point
 from hub.keys import HubKeys
 from hub.settings import Settings
+from hub.storage import open_private, private_dir
 from hub.validate import BatchValidator, Verdict
 
 log = logging.getLogger(__name__)
@@ -234,7 +235,7 @@ class Intake:
                 raise Refusal(
                     422, "unsupported_content_type", f"不接受的载荷类型 {header.content_type}", persist=True
                 )
-            with body.open("rb") as src, plaintext.open("wb") as dst:
+            with body.open("rb") as src, open_private(plaintext) as dst:
                 info = open_envelope(
                     src, dst, private_key_for=self.keys.decryption_key, allowed_suites=suites
                 )
@@ -300,8 +301,8 @@ class Intake:
                     conn.execute(insert(record), chunk)
                 # Published inside the transaction: if the rename fails nothing is committed; if the commit
                 # fails after it, the sender's retry rewrites the same file.
-                final.parent.mkdir(parents=True, exist_ok=True)
-                os.replace(plaintext, final)
+                private_dir(final.parent)
+                os.replace(plaintext, final)  # keeps the 0600 it was created with
                 crash_point("during_commit")
         except IntegrityError:
             return self._after_race(admitted, Refusal(409, "replayed_nonce", "清单随机数已被使用（重放）"))

@@ -4,8 +4,8 @@ Typical use::
 
     with open_source(path) as source:       # raises ReadError for a file that cannot be used
         for batch in source.batches():      # c0..cN-1 (strings) + __row__ (spreadsheet row)
-            ...
-        problems = source.row_errors        # (row, message) pairs for the validator
+            problems = source.batch_errors  # (row, message) pairs of this batch's rows, for the validator
+        source.row_error_count              # all of them; source.row_errors keeps the first 1000
 """
 
 from gateway.intake.errors import ErrorCode, ReadError, RowError

@@ -8,8 +8,10 @@ library's csv module, which follows the same quoting rules as pyarrow's parser.
 from __future__ import annotations
 
 import csv
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TextIO
 
 from gateway.intake.errors import ReadError
 from gateway.intake.limits import ReadLimits
@@ -35,7 +37,8 @@ def read_csv_head(path: Path, encoding: str, display: str, limits: ReadLimits) -
     """Return the delimiter and header of a CSV file already known to decode with ``encoding``."""
     delimiter = _sniff_delimiter(path, encoding, limits)
     with path.open(encoding=encoding, newline="") as stream:
-        records = csv.reader(stream, delimiter=delimiter)
+        lines = _bounded_lines(stream, limits.max_csv_record_bytes, display)
+        records = csv.reader(lines, delimiter=delimiter)
         try:
             for number, record in enumerate(records, start=1):
                 cells = [cell.strip() for cell in record]
@@ -50,6 +53,21 @@ def read_csv_head(path: Path, encoding: str, display: str, limits: ReadLimits) -
                 "E_CORRUPT", f"文件“{display}”的表头无法解析（{exc}），请检查引号是否成对"
             ) from exc
     raise ReadError("E_NO_HEADER", f"文件“{display}”没有表头行（文件中只有空行）")
+
+
+def _bounded_lines(stream: TextIO, limit: int, display: str) -> Iterator[str]:
+    """The file's lines until the header is found, refusing once they pass ``limit`` characters together:
+    the csv module would otherwise build a 200 MB header line, or its millions of cells, whole."""
+    total = 0
+    while line := stream.readline(limit + 1):
+        total += len(line)
+        if total > limit:
+            raise ReadError(
+                "E_TOO_LARGE",
+                f"文件“{display}”的表头（及其前面的空行）超过单条记录的上限{limit}字节，"
+                "通常是表头中的引号没有闭合，或文件中缺少换行符",
+            )
+        yield line
 
 
 def _head(cells: list[str], delimiter: str, number: int, display: str, limits: ReadLimits) -> CsvHead:

@@ -10,6 +10,10 @@ rows, which numpy computes for a whole batch at once.
 
 pyarrow's streaming reader parses a block before yielding its batch, so by the time a batch
 arrives every skipped row that precedes any of its rows has been reported.
+
+Skipped rows are where a hostile file costs most: pyarrow calls Python once for each (about 13 µs), so their
+number is capped (``ReadLimits.max_ragged_rows``), and they are re-parsed with Arrow compute, one split for
+all of them, except the few with quotes, which need the csv module's rules.
 """
 
 from __future__ import annotations
@@ -39,14 +43,26 @@ _NATIVE_UTF8 = frozenset({"utf-8", "utf-8-sig"})
 class _SkippedRows:
     """pyarrow's invalid-row handler: remember each mismatching record and let pyarrow skip it."""
 
+    limit: int
     rows: deque[tuple[int, str]] = field(default_factory=deque)
+    count: int = 0
+    first: int | None = None
 
     def __call__(self, row: pacsv.InvalidRow) -> str:
         if row.number is None:
             # Only multi-threaded parsing loses numbers; we never ask for it, so stop rather than guess.
             return "error"
+        self.count += 1
+        if self.first is None:
+            self.first = row.number
+        if self.count > self.limit:
+            return "error"  # pyarrow raises ArrowInvalid; raw_batches turns it into a refusal
         self.rows.append((row.number, row.text))
         return "skip"
+
+    @property
+    def over(self) -> bool:
+        return self.count > self.limit
 
 
 @dataclass
@@ -65,7 +81,7 @@ class CsvRows:
 
     def raw_batches(self, errors: list[RowError]) -> Iterator[pa.RecordBatch]:
         """Yield every record after the header, skipped ones re-inserted in place, in file order."""
-        skipped = _SkippedRows()
+        skipped = _SkippedRows(self.limits.max_ragged_rows)
         names = [column_name(i) for i in range(self.head.width)]
         reader = self._open(names, skipped)
         next_number = 1
@@ -77,6 +93,8 @@ class CsvRows:
                 due = _pop_before(skipped.rows, next_number)
                 yield from self._emit(batch, numbers, due, names, errors)
         except pa.ArrowInvalid as exc:
+            if skipped.over:
+                raise self._too_ragged(skipped) from exc
             raise self._parse_error(exc, next_number) from exc
         except UnicodeDecodeError as exc:
             raise ReadError(
@@ -112,7 +130,9 @@ class CsvRows:
                     quoted_strings_can_be_null=True,
                 ),
             )
-        except pa.ArrowInvalid as exc:
+        except pa.ArrowInvalid as exc:  # open_csv parses the first block at once
+            if skipped.over:
+                raise self._too_ragged(skipped) from exc
             raise self._parse_error(exc, 1) from exc
 
     def _emit(
@@ -143,6 +163,49 @@ class CsvRows:
         self, due: list[tuple[int, str]], names: list[str], errors: list[RowError]
     ) -> pa.RecordBatch:
         """Parse the records pyarrow skipped: pad short ones with nulls, cut long ones and flag them."""
+        numbers = pa.array([number for number, _ in due], pa.int64())
+        texts = pa.array([text for _, text in due], pa.string())
+        quoted = pc.match_substring(texts, '"').to_numpy(zero_copy_only=False)
+        parts = []
+        plain = np.flatnonzero(~quoted)
+        if plain.size:
+            parts.append(self._split_plain(texts.take(plain), numbers.take(plain), names, errors))
+        if plain.size < len(due):
+            parts.append(self._parse_quoted([due[i] for i in np.flatnonzero(quoted)], names, errors))
+        merged = pa.concat_batches(parts) if len(parts) > 1 else parts[0]
+        return merged.take(pc.sort_indices(merged.column(ROW_COLUMN))) if len(parts) > 1 else merged
+
+    def _split_plain(
+        self, texts: pa.Array, numbers: pa.Array, names: list[str], errors: list[RowError]
+    ) -> pa.RecordBatch:
+        """Records without quotes: cells are what lies between delimiters, for all of them in one split."""
+        used = len(self.head.headers)
+        cells = pc.split_pattern(texts, pattern=self.head.delimiter)
+        longer = np.flatnonzero(pc.list_value_length(cells).to_numpy() > used)
+        for position in longer:  # a few rows at most in real files: Python is fine here
+            number = numbers[position].as_py()
+            values = cells[position].as_py()
+            last = max((i + 1 for i, cell in enumerate(values) if cell.strip()), default=0)
+            if last > used and number > self.head.header_row:
+                errors.append(RowError(number, f"第{number}行：单元格数量({last})多于表头({used})"))
+        padded = pc.list_slice(cells, 0, max(used, 1), return_fixed_size_list=True)
+        empty = pa.nulls(len(texts), pa.string())
+        arrays = []
+        for index in range(len(names)):
+            if index < used:
+                column = pc.list_element(padded, index)
+                arrays.append(pc.if_else(pc.equal(column, ""), empty, column))
+            else:
+                arrays.append(empty)
+        return pa.RecordBatch.from_arrays([*arrays, numbers], names=[*names, ROW_COLUMN])
+
+    def _parse_quoted(
+        self, due: list[tuple[int, str]], names: list[str], errors: list[RowError]
+    ) -> pa.RecordBatch:
+        """Records with quotes, by the csv module's rules, which are pyarrow's."""
+        # csv refuses fields over its own limit (128 KiB by default); ours is the record limit.
+        if csv.field_size_limit() < self.limits.max_csv_record_bytes:
+            csv.field_size_limit(self.limits.max_csv_record_bytes)
         used = len(self.head.headers)
         columns: list[list[str | None]] = [[] for _ in names]
         for number, text in due:
@@ -164,12 +227,20 @@ class CsvRows:
         arrays.append(pa.array([number for number, _ in due], pa.int64()))
         return pa.RecordBatch.from_arrays(arrays, names=[*names, ROW_COLUMN])
 
+    def _too_ragged(self, skipped: _SkippedRows) -> ReadError:
+        return ReadError(
+            "E_TOO_LARGE",
+            f"文件“{self.display}”中单元格数量与表头（{self.head.width}列）不一致的行超过上限{skipped.limit}行"
+            f"（第{skipped.first}行起），不像是按表头导出的表格，整份文件未接收，请检查分隔符和表头是否正确",
+        )
+
     def _parse_error(self, exc: pa.ArrowInvalid, near: int) -> ReadError:
         if "straddling" in str(exc):
             return ReadError(
                 "E_TOO_LARGE",
-                f"文件“{self.display}”第{near}行附近有一条记录超过{self.limits.max_csv_record_bytes}字节，"
-                "通常是某个单元格的引号没有闭合",
+                f"文件“{self.display}”第{near}行附近有一条记录超过单条记录的上限"
+                f"{self.limits.max_csv_record_bytes}字节（单元格的上限为{self.limits.max_cell_chars}个字符），"
+                "通常是某个单元格的引号没有闭合，或文件中缺少换行符",
             )
         # pyarrow's own message can quote the row, which may hold personal data; it stays in the chain.
         return ReadError("E_CORRUPT", f"文件“{self.display}”第{near}行附近无法按CSV格式解析")

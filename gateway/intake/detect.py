@@ -16,12 +16,12 @@ from typing import Literal
 
 from gateway.intake.errors import ReadError
 
-FileFormat = Literal["csv", "xlsx", "xml", "json"]
+FileFormat = Literal["csv", "xlsx", "xls", "ods", "xml", "json"]
 
 HEAD_BYTES = 8192
 """How much of the file the sniffer looks at."""
 
-_SPREADSHEET_SUFFIXES = frozenset({".xlsx", ".xlsm"})
+_SPREADSHEET_SUFFIXES = frozenset({".xlsx", ".xlsm", ".ods"})
 _TEXT_SUFFIXES = frozenset({".csv", ".tsv", ".txt"})
 _TABULAR_SUFFIXES = _SPREADSHEET_SUFFIXES | _TEXT_SUFFIXES | {".xls"}
 _JSON_SUFFIXES = frozenset({".json", ".jsonl", ".ndjson"})
@@ -45,7 +45,6 @@ _TEXT_BOMS = (
 # Signatures of formats departments send by mistake, with the name the receipt uses for them.
 _SIGNATURES: tuple[tuple[bytes, str], ...] = (
     (b"%PDF-", "PDF文档"),
-    (b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1", "旧版Excel(.xls)或设置了打开密码的工作簿"),
     (b"\x1f\x8b", "GZIP压缩包"),
     (b"7z\xbc\xaf\x27\x1c", "7z压缩包"),
     (b"Rar!\x1a\x07", "RAR压缩包"),
@@ -55,6 +54,11 @@ _SIGNATURES: tuple[tuple[bytes, str], ...] = (
     (b"{\\rtf", "RTF文档"),
 )
 _ZIP_SIGNATURES = (b"PK\x03\x04", b"PK\x05\x06", b"PK\x07\x08")
+# An OLE2 compound file: an old Excel workbook (.xls), an XLSX encrypted with an opening password, or a Word
+# document — gateway/intake/workbook.py tells them apart from the container's directory.
+_OLE2_SIGNATURE = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"
+# ODF packages store their media type uncompressed as the first entry, so it shows in the first bytes.
+_ODS_MIMETYPE = b"mimetypeapplication/vnd.oasis.opendocument.spreadsheet"
 _WIDE_BOMS: tuple[tuple[bytes, str], ...] = (
     # UTF-32 LE starts with the UTF-16 LE BOM, so it must be tested first.
     (codecs.BOM_UTF32_LE, "utf-32-le"),
@@ -74,12 +78,20 @@ def sniff_format(head: bytes, suffix: str, display: str) -> FileFormat:
                 f"文件“{display}”的扩展名是{suffix}，但内容是ZIP压缩包（可能是XLSX工作簿），"
                 "请确认文件类型并改正扩展名后重新提交",
             )
-        return "xlsx"
+        return "ods" if _ODS_MIMETYPE in head[:128] else "xlsx"
+    if head.startswith(_OLE2_SIGNATURE):
+        if suffix in _TEXT_SUFFIXES:
+            raise ReadError(
+                "E_FORMAT",
+                f"文件“{display}”的扩展名是{suffix}，但内容是Office二进制文件（可能是XLS工作簿），"
+                "请确认文件类型并改正扩展名后重新提交",
+            )
+        return "xls"
     kind = _foreign_kind(head)
     if kind is not None:
         raise ReadError(
             "E_FORMAT",
-            f"文件“{display}”的内容是{kind}，不是CSV、XLSX、XML或JSON数据，请导出为CSV或XLSX后重新提交",
+            f"文件“{display}”的内容是{kind}，不是CSV、Excel（XLSX、XLS）、ODS、XML或JSON数据，请导出为CSV或XLSX后重新提交",
         )
     text = _text_start(head)
     structured = _structured_kind(text, suffix)

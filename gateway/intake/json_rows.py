@@ -60,6 +60,7 @@ _TAIL_CHARS = 16
 _WRITTEN_OUT_EXPONENT = 30
 """Exponents up to this are written out (1e5 → 100000); 1e999999 would become a million digits."""
 _SPACE = re.compile(r"[ \t\n\r]*")
+_BLANK = " \t\r\n"
 _MESSAGES = {
     "Expecting value": "缺少值",
     "Expecting ',' delimiter": "缺少逗号",
@@ -113,6 +114,14 @@ def _reason(message: str) -> str:
         if message.startswith(prefix):
             return text
     return message
+
+
+class _RecordTooLarge(Exception):
+    """A value grew past ``ReadLimits.max_json_record_chars``; the reader, which counts records, words it."""
+
+    def __init__(self, line: int) -> None:
+        super().__init__(line)
+        self.line = line
 
 
 class _Cursor:
@@ -197,12 +206,8 @@ class _Cursor:
         # Reading as much again as is held keeps re-parsing a long record linear overall.
         return self._fill(max(CHUNK_CHARS, len(self.text) - self.pos))
 
-    def _too_large(self) -> ReadError:
-        return ReadError(
-            "E_TOO_LARGE",
-            f"文件“{self._display}”第{self.line(self.pos)}行附近有一条记录超过{self._limit}个字符，"
-            "通常是某个字符串的引号没有闭合",
-        )
+    def _too_large(self) -> _RecordTooLarge:
+        return _RecordTooLarge(self.line(self.pos))
 
     def _fill(self, size: int) -> bool:
         chunk = self._stream.read(size)
@@ -316,6 +321,9 @@ def _render(value: object, depth: int = 0) -> str:
     return "null"
 
 
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
 def _text(value: object) -> tuple[str | None, str | None]:
     """A value's cell text and, if it cannot be taken as it is, the reason (Chinese)."""
     if isinstance(value, _Constant):
@@ -323,6 +331,12 @@ def _text(value: object) -> tuple[str | None, str | None]:
     if isinstance(value, _Number):
         return _number_text(value)
     if isinstance(value, str):
+        if _SURROGATE.search(value):
+            # JSON's \ud800 escapes can name half of a UTF-16 pair alone, which is no character at all:
+            # the cell cannot be stored or sent, so its row is refused and the receipt shows U+FFFD there.
+            return _SURROGATE.sub(
+                "\ufffd", value
+            ), "含有无法识别的字符（孤立的代理码位，如\\ud800），请检查导出程序的字符编码"
         return value or None, None
     if isinstance(value, bool):
         return (TRUE_TEXT if value else FALSE_TEXT), None
@@ -412,6 +426,21 @@ class JsonRows:
 
     def _records(self, *, first_pass: bool) -> Iterator[object | _BadLine]:
         """Every record in file order. The first pass also settles, for mode "object", envelope vs single."""
+        count = 0
+        try:
+            for record in self._read(first_pass=first_pass):
+                count += 1
+                yield record
+        except _RecordTooLarge as exc:
+            raise ReadError(
+                "E_TOO_LARGE",
+                f"文件“{self.display}”第{FIRST_ROW + count}行（文件第{exc.line}行）附近的记录超过"
+                f"{self.limits.max_json_record_chars}个字符（单条记录的上限；单元格的上限为"
+                f"{self.limits.max_cell_chars}个字符），"
+                "通常是某个字符串的引号没有闭合，整份文件未接收",
+            ) from exc
+
+    def _read(self, *, first_pass: bool) -> Iterator[object | _BadLine]:
         with self.path.open(encoding=self.encoding, newline="") as stream:
             if self.mode == "lines":
                 yield from _lines(stream, self.limits.max_json_record_chars)
@@ -498,12 +527,9 @@ def _sniff_mode(path: Path, encoding: str, display: str, limits: ReadLimits) -> 
     if path.suffix.lower() in LINES_SUFFIXES:
         return "lines"
     with path.open(encoding=encoding, newline="") as stream:
-        first = ""
-        while not first:
-            line = stream.readline(limits.max_json_record_chars)
-            if not line:
-                raise ReadError("E_EMPTY", f"文件“{display}”中没有任何记录")
-            first = line.strip(" \t\r\n\ufeff")
+        first, rest = _first_line(stream, limits.max_json_record_chars)
+        if not first:
+            raise ReadError("E_EMPTY", f"文件“{display}”中没有任何记录")
         if first.startswith("["):
             return "array"
         if not first.startswith("{"):
@@ -516,7 +542,23 @@ def _sniff_mode(path: Path, encoding: str, display: str, limits: ReadLimits) -> 
             return "object"  # the first line is only the start of an object: an envelope, pretty-printed
         if end != len(first) or not isinstance(value, _Object):
             return "object"
-        while more := stream.readline(limits.max_json_record_chars):
-            if more.strip(" \t\r\n"):
+        if rest.strip(_BLANK):
+            return "lines"
+        while more := stream.read(CHUNK_CHARS):
+            if more.strip(_BLANK):
                 return "lines"
     return "object"
+
+
+def _first_line(stream: TextIO, limit: int) -> tuple[str, str]:
+    """The first line with content, stripped, and what was read after it. Blank space is skipped a chunk
+    at a time: a file of millions of empty lines must not cost a Python step each."""
+    while chunk := stream.read(CHUNK_CHARS):
+        chunk = chunk.lstrip(_BLANK + "\ufeff")
+        if not chunk:
+            continue
+        line, newline, rest = chunk.partition("\n")
+        if not newline:
+            line += stream.readline(max(limit - len(line), 1))
+        return line.strip(_BLANK + "\ufeff"), rest
+    return "", ""

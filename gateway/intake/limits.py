@@ -51,6 +51,37 @@ class ReadLimits:
     """Deepest XML element nesting; records need four levels (root, container, record, field) plus the
     record path, and unbounded depth is a denial-of-service device."""
 
+    max_xml_token_bytes: int = 1 * MIB
+    """Longest single piece of XML markup: a start tag with all its attributes, a comment, a processing
+    instruction. The expat in use (2.5.0, before the fix for CVE-2023-52425) parses an unfinished token again
+    from its start every time more input is fed, so a 100 MB attribute costs time quadratic in its length
+    (measured: 4 MB already takes a second). A record written as attributes is a few KB; 1 MiB holds ten
+    cells at Excel's limit."""
+
+    max_ragged_rows: int = 1_000_000
+    """CSV records whose cell count differs from the header's, per file. pyarrow hands each such record to
+    Python one at a time, at about 13 µs each with our block size (measured, bench/hostile.py), so tens of
+    millions of one-cell lines would keep the reader busy for many minutes before any threshold could reject
+    the file. Real exports have a handful; a million still reads in about fifteen seconds."""
+
+    max_sheet_cells: int = 25_000_000
+    """Cells in the used range of one XLSX sheet (rows × columns from the first to the last filled cell).
+    calamine holds the range densely, 32 bytes a cell whether filled or not (measured), and a failed
+    allocation in Rust aborts the process: two cells at A1 and XFD1048576 ask for 512 GiB. 25 million is
+    Excel's full height at 24 columns, some 800 MB."""
+
+    max_sheet_text_bytes: int = 256 * MIB
+    """Text (UTF-8 bytes) the cells of one XLSX sheet copy from the shared strings. calamine gives every cell
+    its own copy of the string it names, so a 100 KB file whose cells all name one 32,000-character string
+    becomes gigabytes. A sheet may take no more text from them than the largest file accepted holds
+    (``max_file_bytes``): the same rows saved as CSV could not either. (Text written in the sheet itself is
+    bounded by ``max_zip_uncompressed_bytes``.)"""
+
+    max_kept_row_errors: int = 1000
+    """Row errors a SourceFile keeps for inspection after reading (``row_errors``); all of them are counted
+    and each is handed over with its batch (``batch_errors``), so a file of millions of bad rows cannot
+    grow the list without end."""
+
     def __post_init__(self) -> None:
         for spec in fields(self):
             if getattr(self, spec.name) <= 0:

@@ -20,6 +20,7 @@ from pathlib import Path
 from types import TracebackType
 
 import pyarrow as pa
+from python_calamine import CalamineWorkbook
 
 from gateway.intake.csv_head import read_csv_head
 from gateway.intake.csv_rows import CsvRows
@@ -29,6 +30,7 @@ from gateway.intake.errors import ReadError, RowError
 from gateway.intake.json_rows import JsonRows
 from gateway.intake.limits import DEFAULT_LIMITS, ReadLimits
 from gateway.intake.shape import ROW_COLUMN, output_schema, rebatch, shape_batch
+from gateway.intake.workbook import SheetSurvey, open_workbook, survey
 from gateway.intake.xlsx_rows import XlsxRows
 from gateway.intake.xml_rows import XmlRows
 
@@ -68,10 +70,19 @@ class SourceFile:
     sheet: str | None
     """The XLSX sheet read; None for the other formats."""
     row_errors: list[RowError] = field(default_factory=list)
-    """Row-level problems in row order, filled while :meth:`batches` runs; complete once it is exhausted."""
+    """The first ``ReadLimits.max_kept_row_errors`` row-level problems, in row order, filled while
+    :meth:`batches` runs. Only a sample when the file has more (``row_error_count``): a file of millions
+    of bad rows must not hold them all. Every error reaches the consumer in :attr:`batch_errors`."""
+    batch_errors: list[RowError] = field(default_factory=list)
+    """The row errors of the rows in the batch last yielded, all of them, in row order."""
+    row_error_count: int = 0
+    """Row errors found so far (all of them, also those no longer kept)."""
+    bad_row_count: int = 0
+    """Distinct rows with at least one row error so far."""
     _reader: CsvRows | XlsxRows | XmlRows | JsonRows | None = field(default=None, repr=False)
     _identity: _Identity | None = field(default=None, repr=False)
     _max_cell_chars: int = field(default=DEFAULT_LIMITS.max_cell_chars, repr=False)
+    _kept_row_errors: int = field(default=DEFAULT_LIMITS.max_kept_row_errors, repr=False)
 
     @property
     def schema(self) -> pa.Schema:
@@ -95,15 +106,16 @@ class SourceFile:
     def batches(self, batch_rows: int = DEFAULT_BATCH_ROWS) -> Iterator[pa.RecordBatch]:
         """Stream the data rows; entirely empty rows are left out but keep their numbers.
 
-        When a batch is yielded, :attr:`row_errors` holds the errors of every row up to that
-        batch's last row and of no later row, in row order, so a consumer can take the new tail
-        of the list after each batch. Each call reads the file again and refills the list.
+        When a batch is yielded, :attr:`batch_errors` holds the errors of exactly its rows, in row order,
+        and the counts cover every row up to its last. Each call reads the file again and starts afresh.
         """
         if batch_rows < 1:
             raise ValueError("batch_rows must be at least 1")
         if self._reader is None:
             raise ValueError(f"{self.path.name} is closed")
         self.row_errors.clear()
+        self.batch_errors = []
+        self.row_error_count = self.bad_row_count = 0
         found: list[RowError] = []
         reader = self._reader
         if isinstance(reader, CsvRows):
@@ -115,6 +127,19 @@ class SourceFile:
             yield batch
         self._release(found, None)
         self._check_unchanged()
+
+    def max_good_rows(self, bad_rows: int) -> int | None:
+        """How many good data rows the file can hold at most, given ``bad_rows`` bad ones: what lets
+        ingest stop once the rejection threshold is certainly passed (a file of ten million broken rows is
+        refused without reading them all). A sheet's row count is known; a CSV row with all its cells has
+        at least one byte per column (a delimiter or the line end) and a bad one at least two, so the
+        file's size bounds the rest. None for the other formats: they are read to the end."""
+        reader = self._reader
+        if isinstance(reader, XlsxRows):
+            return max(reader.data_rows() - bad_rows, 0)
+        if isinstance(reader, CsvRows) and self.headers:
+            return max(self.size - 2 * bad_rows, 0) // len(self.headers)
+        return None
 
     def close(self) -> None:
         if isinstance(self._reader, XlsxRows):
@@ -138,15 +163,22 @@ class SourceFile:
             yield shaped
 
     def _release(self, found: list[RowError], through: int | None) -> None:
-        """Move the errors of rows up to ``through`` (all when None) from ``found`` to row_errors.
+        """Hand over the errors of rows up to ``through`` (all when None) from ``found``: as the batch's
+        errors, into the counts, and into the kept sample while it has room.
 
         Readers and the shaping step report errors as they meet them, and re-batching holds rows
         back, so errors are kept here until the batch holding their row goes out.
         """
         found.sort(key=lambda error: error.row)
         cut = len(found) if through is None else bisect.bisect_right(found, through, key=lambda e: e.row)
-        self.row_errors.extend(found[:cut])
+        released = found[:cut]
         del found[:cut]
+        self.batch_errors = released
+        self.row_error_count += len(released)
+        self.bad_row_count += len({error.row for error in released})
+        room = self._kept_row_errors - len(self.row_errors)
+        if room > 0:
+            self.row_errors.extend(released[:room])
 
     def _check_unchanged(self) -> None:
         if self._identity is None:
@@ -172,19 +204,7 @@ def open_source(
     """
     path = Path(path)
     display = path.name
-    with path.open("rb") as stream:
-        info = os.fstat(stream.fileno())
-        if not stat.S_ISREG(info.st_mode):
-            raise ReadError("E_FORMAT", f"“{display}”不是普通文件")
-        if info.st_size == 0:
-            raise ReadError("E_EMPTY", f"文件“{display}”为空")
-        if info.st_size > limits.max_file_bytes:
-            raise ReadError(
-                "E_TOO_LARGE", f"文件“{display}”大小为{info.st_size}字节，超过上限{limits.max_file_bytes}字节"
-            )
-        head = stream.read(HEAD_BYTES)
-        stream.seek(0)
-        sha256 = hashlib.file_digest(stream, "sha256").hexdigest()
+    info, head, sha256 = _checked_head(path, limits)
     file_format = sniff_format(head, path.suffix, display)
     if file_format == "csv":
         encoding = detect_encoding(path, display)
@@ -202,6 +222,7 @@ def open_source(
             _reader=CsvRows(path=path, encoding=encoding, head=csv_head, limits=limits, display=display),
             _identity=_Identity.of(info),
             _max_cell_chars=limits.max_cell_chars,
+            _kept_row_errors=limits.max_kept_row_errors,
         )
     if file_format in ("xml", "json"):
         reader = (
@@ -222,8 +243,9 @@ def open_source(
             _reader=reader,
             _identity=_Identity.of(info),
             _max_cell_chars=limits.max_cell_chars,
+            _kept_row_errors=limits.max_kept_row_errors,
         )
-    workbook = XlsxRows.open(path, display, limits, sheet)
+    workbook = XlsxRows.open(path, display, limits, sheet, file_format)
     return SourceFile(
         path=path,
         format=file_format,
@@ -237,4 +259,97 @@ def open_source(
         _reader=workbook,
         _identity=_Identity.of(info),
         _max_cell_chars=limits.max_cell_chars,
+        _kept_row_errors=limits.max_kept_row_errors,
     )
+
+
+def _checked_head(path: Path, limits: ReadLimits) -> tuple[os.stat_result, bytes, str]:
+    """The cheap checks every file gets first (a regular file, not empty, not too large), its first bytes
+    for the format sniffer and its sha256, the file's identity for dedup and receipts."""
+    display = path.name
+    with path.open("rb") as stream:
+        info = os.fstat(stream.fileno())
+        if not stat.S_ISREG(info.st_mode):
+            raise ReadError("E_FORMAT", f"“{display}”不是普通文件")
+        if info.st_size == 0:
+            raise ReadError("E_EMPTY", f"文件“{display}”为空")
+        if info.st_size > limits.max_file_bytes:
+            raise ReadError(
+                "E_TOO_LARGE", f"文件“{display}”大小为{info.st_size}字节，超过上限{limits.max_file_bytes}字节"
+            )
+        head = stream.read(HEAD_BYTES)
+        stream.seek(0)
+        sha256 = hashlib.file_digest(stream, "sha256").hexdigest()
+    return info, head, sha256
+
+
+WORKBOOK_FORMATS = frozenset({"xlsx", "xls", "ods"})
+
+
+@dataclass
+class WorkbookFile:
+    """An opened workbook: every sheet surveyed (gateway/intake/workbook.py); :meth:`open_sheet` gives one
+    sheet, below the header the caller found, as a :class:`SourceFile`. Close it (or use ``with``)."""
+
+    path: Path
+    format: FileFormat
+    sha256: str
+    size: int
+    sheets: list[SheetSurvey]
+    _workbook: CalamineWorkbook = field(repr=False)
+    _identity: _Identity = field(repr=False)
+    _limits: ReadLimits = field(repr=False)
+
+    def open_sheet(self, name: str, *, header_row: int, headers: list[str], depth: int) -> SourceFile:
+        reader = XlsxRows.for_sheet(
+            self.path,
+            self.path.name,
+            self._workbook,
+            name,
+            header_row=header_row,
+            headers=headers,
+            header_depth=depth,
+            limits=self._limits,
+            file_format=self.format,
+        )
+        return SourceFile(
+            path=self.path,
+            format=self.format,
+            encoding=None,
+            sha256=self.sha256,
+            size=self.size,
+            headers=headers,
+            header_row=header_row,
+            delimiter=None,
+            sheet=name,
+            _reader=reader,
+            _identity=self._identity,
+            _max_cell_chars=self._limits.max_cell_chars,
+        )
+
+    def close(self) -> None:
+        self._workbook.close()
+
+    def __enter__(self) -> WorkbookFile:
+        return self
+
+    def __exit__(
+        self, kind: type[BaseException] | None, error: BaseException | None, trace: TracebackType | None
+    ) -> None:
+        self.close()
+
+
+def open_any(path: Path, *, limits: ReadLimits = DEFAULT_LIMITS) -> SourceFile | WorkbookFile:
+    """A workbook (every sheet surveyed), or another format's file as :func:`open_source` opens it."""
+    path = Path(path)
+    info, head, sha256 = _checked_head(path, limits)
+    file_format = sniff_format(head, path.suffix, path.name)
+    if file_format not in WORKBOOK_FORMATS:
+        return open_source(path, limits=limits)
+    workbook = open_workbook(path, path.name, limits, file_format)
+    try:
+        sheets = survey(workbook, path.name, limits)
+    except BaseException:
+        workbook.close()
+        raise
+    return WorkbookFile(path, file_format, sha256, info.st_size, sheets, workbook, _Identity.of(info), limits)

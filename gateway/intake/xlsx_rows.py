@@ -1,14 +1,17 @@
-"""Stream the rows of one XLSX sheet through python-calamine, numbered as Excel numbers them.
+"""Stream the rows of one worksheet (XLSX, XLS or ODS) through python-calamine, numbered as Excel does.
 
 ``CalamineSheet.iter_rows`` yields one list per spreadsheet row starting at row 1 (it pads the rows
 above the used range with empty lists), with columns starting at the used range's first column, so
 row index i is spreadsheet row i + 1 and column j is sheet column ``start[1] + j``. Tests pin this
 with a sheet whose data starts at B3.
+
+The header is where the caller says (gateway/mapping/header_rows.py finds it, over one or two rows); data
+starts on the row after it. Without one, the first non-blank row is the header.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from itertools import islice
 from pathlib import Path
@@ -17,14 +20,14 @@ from typing import TypeVar
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
-from python_calamine import CalamineError, CalamineSheet, CalamineWorkbook, SheetTypeEnum, SheetVisibleEnum
+from python_calamine import CalamineSheet, CalamineWorkbook, SheetTypeEnum, SheetVisibleEnum
 
 from gateway.intake.cells import cell_text
 from gateway.intake.errors import ReadError, RowError
 from gateway.intake.limits import ReadLimits
 from gateway.intake.shape import ROW_COLUMN, column_name
+from gateway.intake.workbook import load_sheet, open_workbook
 from gateway.intake.xlsx_errors import ErrorCells, column_letters, error_cells
-from gateway.intake.zipguard import check_archive
 
 _REQUIRED_PARTS = ("[Content_Types].xml", "xl/workbook.xml")
 
@@ -44,23 +47,52 @@ class XlsxRows:
     _workbook: CalamineWorkbook
     _sheet: CalamineSheet
     _errors: ErrorCells | None = field(default=None)
+    header_depth: int = 1
+    file_format: str = "xlsx"
+    _owns_workbook: bool = True
 
     @classmethod
-    def open(cls, path: Path, display: str, limits: ReadLimits, sheet: str | None) -> XlsxRows:
-        parts = check_archive(path, limits, display)
-        if not all(part in parts for part in _REQUIRED_PARTS):
-            raise ReadError("E_FORMAT", f"文件“{display}”是ZIP压缩包，但不是XLSX工作簿")
-        workbook = _load(path, display)
+    def for_sheet(
+        cls,
+        path: Path,
+        display: str,
+        workbook: CalamineWorkbook,
+        sheet_name: str,
+        *,
+        header_row: int,
+        headers: list[str],
+        header_depth: int,
+        limits: ReadLimits,
+        file_format: str,
+    ) -> XlsxRows:
+        """The rows below a header found by the caller; the workbook is the caller's to close."""
+        loaded = load_sheet(workbook, sheet_name, display, limits)
+        return cls(
+            path=path,
+            display=display,
+            sheet_name=sheet_name,
+            headers=headers,
+            header_row=header_row,
+            first_column=loaded.start[1] if loaded.start is not None else 0,
+            _workbook=workbook,
+            _sheet=loaded,
+            header_depth=header_depth,
+            file_format=file_format,
+            _owns_workbook=False,
+        )
+
+    @classmethod
+    def open(
+        cls, path: Path, display: str, limits: ReadLimits, sheet: str | None, file_format: str = "xlsx"
+    ) -> XlsxRows:
+        """One sheet (the named one, else the first visible worksheet) with its first non-blank row as the
+        header: the plain reading, for callers that name the sheet they want."""
+        workbook = open_workbook(path, display, limits, file_format)
         try:
             name = _choose_sheet(workbook, sheet, display)
-            loaded = _call(display, lambda: workbook.get_sheet_by_name(name))
+            loaded = load_sheet(workbook, name, display, limits)
             if loaded.start is None:
                 raise ReadError("E_NO_HEADER", f"文件“{display}”的工作表“{name}”是空的")
-            if loaded.width > limits.max_columns:
-                raise ReadError(
-                    "E_TOO_LARGE",
-                    f"文件“{display}”的工作表“{name}”有{loaded.width}列，超过上限{limits.max_columns}列",
-                )
             header_row, headers = _find_header(loaded, display, name)
         except BaseException:
             workbook.close()
@@ -74,6 +106,7 @@ class XlsxRows:
             first_column=loaded.start[1],
             _workbook=workbook,
             _sheet=loaded,
+            file_format=file_format,
         )
 
     def label(self, index: int) -> str:
@@ -83,15 +116,25 @@ class XlsxRows:
 
     def raw_batches(self, batch_rows: int, errors: list[RowError]) -> Iterator[pa.RecordBatch]:
         if self._errors is None:
-            self._errors = error_cells(self.path, self.sheet_name)
-        rows = islice(self._sheet.iter_rows(), self.header_row, None)
-        first = self.header_row + 1
+            # Error cells (#N/A …) are found in the XLSX XML; XLS and ODS have no such scan here.
+            self._errors = error_cells(self.path, self.sheet_name) if self.file_format == "xlsx" else {}
+        last_header = self.header_row + self.header_depth - 1
+        rows = islice(self._sheet.iter_rows(), last_header, None)
+        first = last_header + 1
         while chunk := list(islice(rows, batch_rows)):
             yield self._batch(chunk, first, errors)
             first += len(chunk)
 
+    def data_rows(self) -> int:
+        """Rows below the header in the sheet's used range (blank ones included: an upper bound)."""
+        if self._sheet.start is None:
+            return 0
+        last_row = self._sheet.start[0] + self._sheet.height
+        return max(last_row - (self.header_row + self.header_depth - 1), 0)
+
     def close(self) -> None:
-        self._workbook.close()
+        if self._owns_workbook:
+            self._workbook.close()
 
     def _batch(self, chunk: list[list[object]], first: int, errors: list[RowError]) -> pa.RecordBatch:
         columns: list[list[object]] = [list(column) for column in zip(*chunk, strict=True)]
@@ -122,31 +165,6 @@ class XlsxRows:
                 if 0 <= index < len(columns):
                     columns[index][row - first] = text
                     errors.append(RowError(row, f"第{row}行{self.label(index)}：单元格是Excel错误值{text}"))
-
-
-def _load(path: Path, display: str) -> CalamineWorkbook:
-    return _call(display, lambda: CalamineWorkbook.from_path(path))
-
-
-def _call(display: str, action: Callable[[], T]) -> T:
-    """Run a calamine call, turning a malformed-file failure into E_CORRUPT.
-
-    calamine is Rust: besides CalamineError, a file it cannot cope with may make it panic, which
-    pyo3 raises as PanicException, a BaseException subclass that only exists at runtime, hence the
-    match by name.
-    """
-    try:
-        return action()
-    except CalamineError as exc:
-        raise _corrupt(display, exc) from exc
-    except BaseException as exc:
-        if type(exc).__name__ == "PanicException":
-            raise _corrupt(display, exc) from exc
-        raise
-
-
-def _corrupt(display: str, exc: BaseException) -> ReadError:
-    return ReadError("E_CORRUPT", f"文件“{display}”无法作为XLSX工作簿读取（{exc}），文件可能已损坏")
 
 
 def _choose_sheet(workbook: CalamineWorkbook, requested: str | None, display: str) -> str:

@@ -21,21 +21,32 @@ expat, because expat cannot decode GBK or GB18030 itself ("multi-byte encodings 
 and Chinese systems declare encoding="GBK" as often as UTF-8. The declaration is not trusted over
 the bytes.
 
-Streaming: ``iterparse`` events; each record is read at its end event and removed from its parent,
-as is every element above record level once it ends, so memory holds one record at a time.
+Streaming: the decoded text is fed to the parser in chunks and its start and end events are read after
+each; a record is read at its end event and removed from its parent, as is every element above record level
+once it ends, so memory holds one record at a time. Two things could still make one record huge or slow:
+
+* a single piece of markup (a start tag with a 100 MB attribute, a comment): the expat in use (2.5.0, before
+  the fix for CVE-2023-52425, and without the reparse-deferral switch Python 3.11.9 added) parses an
+  unfinished token again from its start on every chunk fed, so time grows with the square of its length.
+  After each chunk the bytes fed beyond the parser's last event are that token so far; past
+  ``ReadLimits.max_xml_token_bytes`` the file is refused (E_TOO_LARGE) before the cost can grow;
+* the text of an element, which expat hands over in pieces: beyond ``ReadLimits.max_cell_chars`` the pieces
+  are counted and dropped as they arrive, and the cell, cut to the limit, is a row error as an over-long
+  CSV cell is, so one 100 MB value costs its row, not the file.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
-from xml.etree.ElementTree import Element, ParseError, TreeBuilder
+from typing import TextIO
+from xml.etree.ElementTree import Element, ParseError, TreeBuilder, XMLPullParser
 from xml.parsers.expat import errors as expat_errors
 
 import pyarrow as pa
 from defusedxml import DTDForbidden, EntitiesForbidden, ExternalReferenceForbidden
-from defusedxml.ElementTree import DefusedXMLParser, iterparse
+from defusedxml.ElementTree import DefusedXMLParser
 
 from gateway.intake.encoding import detect_encoding
 from gateway.intake.errors import ReadError, RowError
@@ -50,6 +61,9 @@ from gateway.intake.record_rows import (
     preview,
 )
 
+CHUNK_CHARS = 64 * 1024
+"""Characters decoded and fed at a time. Re-parsing an unfinished token costs its length per chunk, so with
+1 MiB tokens at most some 16 chunks re-read at most 1 MiB each."""
 XINCLUDE_NAMESPACE = "{http://www.w3.org/2001/XInclude}"
 XSI_NIL = "{http://www.w3.org/2001/XMLSchema-instance}nil"
 
@@ -75,13 +89,67 @@ def _refuse_external_dtd(name: str, system_id: str | None, public_id: str | None
         raise DTDForbidden(name, system_id, public_id)
 
 
-def _parser() -> DefusedXMLParser:
-    parser = DefusedXMLParser(
-        target=TreeBuilder(), forbid_dtd=False, forbid_entities=True, forbid_external=True
-    )
-    # ``parser.parser`` is the expat parser defusedxml itself installs its handlers on.
-    parser.parser.StartDoctypeDeclHandler = _refuse_external_dtd
-    return parser
+class _TokenTooLarge(Exception):
+    def __init__(self, line: int) -> None:
+        super().__init__(line)
+        self.line = line
+
+
+class _BoundedParser(DefusedXMLParser):
+    """defusedxml's parser, keeping at most ``cap`` characters of any one text and counting the rest.
+
+    ``cut`` maps each element whose text was cut to the text's full length; the reader turns that into a
+    row error. (The text between or after child elements is bounded the same way, without a note: in a
+    record it is an error of its own, and a field with children is one already.)
+    """
+
+    def __init__(self, cap: int) -> None:
+        super().__init__(
+            target=TreeBuilder(),
+            encoding="utf-8",
+            forbid_dtd=False,
+            forbid_entities=True,
+            forbid_external=True,
+        )
+        # ``self.parser`` is the expat parser defusedxml itself installs its handlers on.
+        self.parser.StartDoctypeDeclHandler = _refuse_external_dtd
+        self.parser.CharacterDataHandler = self._data
+        self._keep = self.target.data
+        self.cut: dict[Element, int] = {}
+        self._cap = cap
+        self._room = cap
+        self._dropped = 0
+
+    def _data(self, text: str) -> None:
+        if len(text) <= self._room:
+            self._room -= len(text)
+            self._keep(text)
+            return
+        self._dropped += len(text) - self._room
+        if self._room:
+            self._keep(text[: self._room])
+            self._room = 0
+
+    # The two below are ElementTree's XMLParser._start and _end (Python 3.11) with the text count reset
+    # added: they run for every tag, and calling the originals from overrides cost a fifth of the parse.
+    def _start(self, tag: str, attr_list: list[str]) -> Element:
+        self._room = self._cap
+        self._dropped = 0
+        fixname = self._fixname  # type: ignore[attr-defined]
+        attrib = {}
+        if attr_list:
+            for i in range(0, len(attr_list), 2):
+                attrib[fixname(attr_list[i])] = attr_list[i + 1]
+        return self.target.start(fixname(tag), attrib)  # type: ignore[no-any-return]
+
+    def _end(self, tag: str) -> Element:
+        element: Element = self.target.end(self._fixname(tag))  # type: ignore[attr-defined]
+        if self._dropped:
+            if not len(element):
+                self.cut[element] = self._cap + self._dropped
+            self._dropped = 0
+        self._room = self._cap
+        return element
 
 
 @dataclass
@@ -95,6 +163,8 @@ class XmlRows:
     """Local names of the record container's ancestors-or-self below the root; empty: the root itself."""
     headers: list[str]
     limits: ReadLimits
+    _cut: dict[Element, int] = field(default_factory=dict, repr=False)
+    """The parser's note of the fields whose text it cut (see _BoundedParser)."""
 
     @classmethod
     def open(cls, path: Path, display: str, limits: ReadLimits, record_path: str | None = None) -> XmlRows:
@@ -145,9 +215,10 @@ class XmlRows:
         ancestors: list[Element] = []  # the open elements above record level
         names: list[str] = []  # their local names
         depth = 0
+        yielded = 0
         with self.path.open(encoding=self.encoding, newline="") as stream:
             try:
-                for event, element in iterparse(stream, events=("start", "end"), parser=_parser()):
+                for event, element in self._events(stream):
                     if event == "start":
                         depth += 1
                         if depth > max_depth:
@@ -163,12 +234,15 @@ class XmlRows:
                         continue
                     if depth == record_depth - 1:
                         if names[1:] == container:
+                            yielded += 1
                             yield element
                     else:
                         ancestors.pop()
                         names.pop()
                     if ancestors:
                         ancestors[-1].remove(element)  # records and envelope parts alike, once ended
+            except _TokenTooLarge as exc:
+                raise self._token_too_large(exc.line, FIRST_ROW + yielded) from exc
             except ParseError as exc:
                 raise self._corrupt(exc) from exc
             except EntitiesForbidden as exc:
@@ -179,6 +253,35 @@ class XmlRows:
                 ) from exc
             except ExternalReferenceForbidden as exc:
                 raise self._unsafe("引用了外部资源，可能用于读取服务器上的文件") from exc
+
+    def _events(self, stream: TextIO) -> Iterator[tuple[str, Element]]:
+        """(event, element) for every start and end tag, fed a chunk at a time with the token guard between.
+
+        What ElementTree's iterparse does, except that after each chunk the bytes fed past the parser's last
+        event are checked: that is how long the token it is still inside has grown.
+        """
+        parser = _BoundedParser(self.limits.max_cell_chars)
+        self._cut = parser.cut
+        pull = XMLPullParser(events=("start", "end"), _parser=parser)  # type: ignore[call-arg]
+        expat = parser.parser
+        fed = 0
+        while chunk := stream.read(CHUNK_CHARS):
+            data = chunk.encode("utf-8")
+            pull.feed(data)
+            fed += len(data)
+            if fed - expat.CurrentByteIndex > self.limits.max_xml_token_bytes:
+                raise _TokenTooLarge(expat.CurrentLineNumber)
+            yield from pull.read_events()
+        pull.close()
+        yield from pull.read_events()
+
+    def _token_too_large(self, line: int, row: int) -> ReadError:
+        return ReadError(
+            "E_TOO_LARGE",
+            f"文件“{self.display}”第{row}行（文件第{line}行）附近有一个XML标记（带属性的开始标签、注释等）"
+            f"超过上限{self.limits.max_xml_token_bytes}字节（单元格的上限为{self.limits.max_cell_chars}个字符），"
+            "疑似恶意构造的文件，整份文件未接收",
+        )
 
     def _too_deep(self) -> ReadError:
         return ReadError(
@@ -211,6 +314,15 @@ class XmlRows:
                 fallback = fallback or _element_text(child, name)
                 continue
             taken.add(position)
+            length = self._cut.pop(child, None)
+            if length is not None:
+                errors.append(
+                    RowError(
+                        row,
+                        f"第{row}行{field_label(name)}：单元格内容过长（{length}个字符，"
+                        f"上限{self.limits.max_cell_chars}），已截断",
+                    )
+                )
             if len(child):
                 errors.append(
                     RowError(

@@ -6,7 +6,7 @@ every transform runs over a whole column, and only rows that fail become Python 
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 
 import pyarrow as pa
@@ -14,7 +14,8 @@ import pyarrow.compute as pc
 
 from gateway.mapping import transforms
 from gateway.mapping.headers import match_headers
-from gateway.mapping.spec import MappingSpec, check_against, for_source
+from gateway.mapping.spec import MappingSpec, TransformStep, check_against, for_source
+from gateway.mapping.units import WANYUAN, UnitConflict, steps_for_unit, unit_errors
 from gateway.row_errors import RowError, errors_where
 from gateway.schema.model import RecordType
 
@@ -41,6 +42,9 @@ class Plan:
     ignored: tuple[str, ...] = ()  # file headers no field takes
     duplicates: tuple[str, ...] = ()  # headers of columns that claim the same field (never guessed between)
     conflicts: frozenset[str] = field(default=frozenset())  # the fields those columns claim
+    steps: Mapping[str, tuple[TransformStep, ...]] = field(default_factory=dict)  # field code → transforms
+    notes: tuple[str, ...] = ()  # what the receipt should say about how columns were read (units)
+    unit_conflict: str | None = None  # a header's unit contradicts the mapping: the plan cannot be used
 
     def header_of(self, code: str) -> str:
         """The column header as written in the file; for constant or unmapped fields, the field label."""
@@ -63,6 +67,21 @@ def _missing_required(spec: MappingSpec, rtype: RecordType, plan: Plan) -> list[
 
 def _bind(spec: MappingSpec, rtype: RecordType, headers: Sequence[str]) -> Plan:
     match = match_headers(list(headers), spec.header_candidates(rtype))
+    steps: dict[str, tuple[TransformStep, ...]] = {}
+    notes: list[str] = []
+    conflict = None
+    for spec_field in rtype.fields:
+        default = spec.steps_for(spec_field)
+        column = match.matched.get(spec_field.code)
+        if column is None:
+            steps[spec_field.code] = default
+            continue
+        try:
+            steps[spec_field.code], note = steps_for_unit(spec_field, headers[column], default)
+        except UnitConflict as exc:
+            conflict, steps[spec_field.code], note = conflict or str(exc), default, None
+        if note:
+            notes.append(note)
     return Plan(
         spec=spec,
         record_type=rtype,
@@ -72,7 +91,48 @@ def _bind(spec: MappingSpec, rtype: RecordType, headers: Sequence[str]) -> Plan:
         ignored=tuple(headers[i] for i in match.unmatched),
         duplicates=tuple(match.duplicates),
         conflicts=frozenset(match.conflicts),
+        steps=steps,
+        notes=tuple(notes),
+        unit_conflict=conflict,
     )
+
+
+@dataclass(frozen=True)
+class Candidate:
+    """A mapping bound to a header row, and how well it fits: the header locator compares these."""
+
+    score: int
+    plan: Plan
+    missing: list[str]
+
+    @property
+    def complete(self) -> bool:
+        return not self.missing
+
+
+def best_candidate(
+    headers: Sequence[str],
+    specs: Mapping[str, MappingSpec],
+    record_types: Mapping[str, RecordType],
+    source: str | None = None,
+) -> Candidate | None:
+    """The mapping that fills most of the record type from these headers (the source's own first).
+
+    A candidate that misses a required field scores far below any that does not; among complete ones, the
+    one that uses most of the file's columns wins."""
+    best: Candidate | None = None
+    for spec in for_source(specs, source):
+        rtype = record_types.get(spec.record_type)
+        if rtype is None:
+            raise UnknownHeaders(f"映射 {spec.id} 指向未知的数据类型 {spec.record_type}")
+        check_against(spec, rtype)
+        plan = _bind(spec, rtype, headers)
+        missing = _missing_required(spec, rtype, plan)
+        own = source is not None and source in spec.sources
+        score = len(plan.columns) - 1000 * len(missing) + (1 if own else 0)
+        if best is None or score > best.score:
+            best = Candidate(score, plan, missing)
+    return best
 
 
 def plan_for(
@@ -86,25 +146,19 @@ def plan_for(
     Among complete candidates the one that uses most of the file's columns wins; if none is complete the
     error names the closest candidate and the columns it lacks, so a department can fix its header row.
     """
-    best: tuple[int, Plan, list[str]] | None = None
-    for spec in for_source(specs, source):
-        rtype = record_types.get(spec.record_type)
-        if rtype is None:
-            raise UnknownHeaders(f"映射 {spec.id} 指向未知的数据类型 {spec.record_type}")
-        check_against(spec, rtype)
-        plan = _bind(spec, rtype, headers)
-        missing = _missing_required(spec, rtype, plan)
-        own = source is not None and source in spec.sources
-        score = len(plan.columns) - 1000 * len(missing) + (1 if own else 0)
-        if best is None or score > best[0]:
-            best = (score, plan, missing)
+    best = best_candidate(headers, specs, record_types, source)
     if best is None:
         raise UnknownHeaders("没有可用的映射：请检查 mappings/ 目录")
-    _score, plan, missing = best
+    return usable(best)
+
+
+def usable(candidate: Candidate, where: str = "") -> Plan:
+    """The candidate's plan, or UnknownHeaders saying what is wrong with it (``where``: "第 3 行的" …)."""
+    plan, missing = candidate.plan, candidate.missing
     if missing:
         labels = "、".join(f"「{plan.record_type.field(c).label}」" for c in missing)
         raise UnknownHeaders(
-            f"表头无法识别：最接近的模板是「{plan.spec.label}」，但缺少必填列 {labels}。"
+            f"{where}表头无法识别：最接近的模板是「{plan.spec.label}」，但缺少必填列 {labels}。"
             f"请使用国家标准模板的表头，或为本单位提供映射文件。",
             missing=missing,
             unknown=list(plan.ignored),
@@ -114,6 +168,8 @@ def plan_for(
         raise UnknownHeaders(
             f"表头重复：{names} 对应同一字段，无法确定使用哪一列", unknown=list(plan.duplicates)
         )
+    if plan.unit_conflict:
+        raise UnknownHeaders(plan.unit_conflict)
     return plan
 
 
@@ -128,6 +184,8 @@ def plan_by_id(headers: Sequence[str], spec: MappingSpec, record_types: Mapping[
         raise UnknownHeaders(
             f"按映射「{spec.label}」缺少必填列 {labels}", missing=missing, unknown=list(plan.ignored)
         )
+    if plan.unit_conflict:
+        raise UnknownHeaders(plan.unit_conflict)
     return plan
 
 
@@ -147,7 +205,7 @@ def apply_plan(plan: Plan, batch: pa.RecordBatch) -> Mapped:
             columns[code] = pa.nulls(n, pa.string())
             continue
         original = values
-        for step in plan.spec.steps_for(spec_field):
+        for step in plan.steps.get(code, ()) if code in plan.columns else plan.spec.steps_for(spec_field):
             outcome = transforms.apply(step.name, values, step.params)
             if outcome.invalid is not None:
                 errors.extend(
@@ -166,5 +224,27 @@ def apply_plan(plan: Plan, batch: pa.RecordBatch) -> Mapped:
                 outcome_values = outcome.values
             values = outcome_values
         columns[code] = values.cast(pa.string())
+    errors.extend(_unit_errors(plan, columns, rows))
     columns[ROW] = rows
     return Mapped(pa.table(columns), errors)
+
+
+def _unit_errors(plan: Plan, columns: Mapping[str, pa.Array], rows: pa.Array) -> Iterator[RowError]:
+    """Columns taken to be in 万元 (by header or template), checked for values evidently in 元."""
+    rtype, rules = plan.record_type, plan.spec.amounts
+    for spec_field in rtype.fields:
+        code = spec_field.code
+        if spec_field.unit != WANYUAN or code not in plan.columns:
+            continue
+        if any(step.name == "yuan_to_wanyuan" for step in plan.steps.get(code, ())):
+            continue  # read as 元 and converted: the mapping or the header said so
+        stated = rules.stated_in.get(rtype.name, {}).get(code)
+        yield from unit_errors(
+            spec_field,
+            columns[code],
+            rows,
+            plan.header_of(code),
+            bound=rules.max_wanyuan,
+            stated=stated,
+            texts=columns.get(stated.field) if stated else None,
+        )

@@ -14,7 +14,8 @@ Transforms default by field kind (``mappings/defaults.yaml``) and can be overrid
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
+from decimal import Decimal, InvalidOperation
 from functools import cache
 from pathlib import Path
 from typing import Any
@@ -22,6 +23,7 @@ from typing import Any
 import yaml
 
 from gateway.mapping import transforms
+from gateway.mapping.units import AmountRules, StatedIn, yuan_spellings
 from gateway.schema.model import FieldSpec, RecordType
 
 DEFAULTS_FILE = "defaults.yaml"
@@ -57,6 +59,7 @@ class MappingSpec:
     reject_threshold: float | None
     path: Path
     pull: Mapping[str, Any] | None = None  # pulled sources: what to fetch (read by the connector of `kind`)
+    amounts: AmountRules = field(default_factory=AmountRules)  # defaults.yaml, max_wanyuan of the mapping
 
     def field_kind(self, spec: FieldSpec) -> str:
         """Which default transform list applies: identifiers and code lists are cleaned harder than text."""
@@ -82,7 +85,7 @@ class MappingSpec:
             if mapped is not None and mapped.headers:
                 candidates[spec.code] = mapped.headers
             elif self.template:
-                candidates[spec.code] = (spec.label, *spec.aliases, spec.code)
+                candidates[spec.code] = (spec.label, *spec.aliases, *yuan_spellings(spec), spec.code)
         return candidates
 
     def constants(self) -> dict[str, str]:
@@ -150,7 +153,40 @@ def load_defaults(mappings_dir: Path) -> dict[str, tuple[TransformStep, ...]]:
     return {kind: _steps(steps, f"{path.name}:{kind}") for kind, steps in raw.get("transforms", {}).items()}
 
 
-def load_mapping(path: Path, defaults: Mapping[str, tuple[TransformStep, ...]]) -> MappingSpec:
+def load_amount_rules(mappings_dir: Path) -> AmountRules:
+    """The ``amounts`` block of defaults.yaml: the plausibility bound of 万元 amounts and where a record's
+    text states an amount in 元 (gateway/mapping/units.py)."""
+    path = mappings_dir / DEFAULTS_FILE
+    raw = (yaml.safe_load(path.read_text(encoding="utf-8")) or {}).get("amounts")
+    where = f"{path.name}: amounts"
+    if not raw:
+        return AmountRules()
+    if not isinstance(raw, dict) or set(raw) - {"max_wanyuan", "stated_in"}:
+        raise MappingError(f"{where} takes max_wanyuan and stated_in")
+    stated: dict[str, dict[str, StatedIn]] = {}
+    for rtype, entries in (raw.get("stated_in") or {}).items():
+        for code, entry in (entries or {}).items():
+            if not isinstance(entry, dict) or set(entry) != {"field", "words"}:
+                raise MappingError(f"{where}.stated_in.{rtype}.{code} needs field and words")
+            stated.setdefault(str(rtype), {})[str(code)] = StatedIn(str(entry["field"]), str(entry["words"]))
+    return AmountRules(_bound(raw.get("max_wanyuan"), f"{where}.max_wanyuan"), stated)
+
+
+def _bound(value: object, where: str) -> Decimal | None:
+    if value is None:
+        return None
+    try:
+        bound = Decimal(str(value))
+    except InvalidOperation as exc:
+        raise MappingError(f"{where}: not a number: {value!r}") from exc
+    if not bound > 0:
+        raise MappingError(f"{where}: must be a positive number")
+    return bound
+
+
+def load_mapping(
+    path: Path, defaults: Mapping[str, tuple[TransformStep, ...]], amounts: AmountRules | None = None
+) -> MappingSpec:
     try:
         raw = yaml.safe_load(path.read_text(encoding="utf-8"))
     except yaml.YAMLError as exc:
@@ -172,6 +208,9 @@ def load_mapping(path: Path, defaults: Mapping[str, tuple[TransformStep, ...]]) 
     if not template and not sources:
         raise MappingError(f"{where}: a source mapping must list the inboxes it applies to under 'sources'")
     threshold = raw.get("reject_threshold")
+    amounts = amounts or AmountRules()
+    if "max_wanyuan" in raw:  # a department whose fines are large may raise the plausibility bound
+        amounts = replace(amounts, max_wanyuan=_bound(raw["max_wanyuan"], f"{where}: max_wanyuan"))
     return MappingSpec(
         id=str(raw["id"]),
         label=str(raw.get("label", raw["id"])),
@@ -183,6 +222,7 @@ def load_mapping(path: Path, defaults: Mapping[str, tuple[TransformStep, ...]]) 
         reject_threshold=None if threshold is None else float(threshold),
         path=path,
         pull=_pull(raw.get("pull"), where),
+        amounts=amounts,
     )
 
 
@@ -199,11 +239,12 @@ def _load_cached(
     mappings_dir: Path, _fingerprint: tuple[tuple[str, float], ...]
 ) -> tuple[tuple[str, MappingSpec], ...]:
     defaults = load_defaults(mappings_dir)
+    amounts = load_amount_rules(mappings_dir)
     specs: dict[str, MappingSpec] = {}
     for path in sorted(mappings_dir.glob("*.yaml")):
         if path.name == DEFAULTS_FILE:
             continue
-        spec = load_mapping(path, defaults)
+        spec = load_mapping(path, defaults, amounts)
         if spec.id in specs:
             raise MappingError(f"{path.name}: mapping id {spec.id!r} also used by {specs[spec.id].path.name}")
         specs[spec.id] = spec

@@ -26,9 +26,9 @@ from __future__ import annotations
 
 import functools
 import re
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
-from typing import get_args
+from typing import TypeVar, get_args
 from xml.etree.ElementTree import Element
 
 import xmlschema
@@ -62,6 +62,9 @@ RECORD_TYPE = "Record"
 # The check is tied to the named type rather than written on each field so that it cannot be forgotten:
 # a field typed USCC is a USCC everywhere, in the XSD and in the validator.
 NAMED_TYPE_CHECKS: dict[str, IdentifierCheck] = {"USCC": "uscc", "OrgCode": "org_code", "RegNo15": "regno"}
+T = TypeVar("T")
+# Likewise the unit of an amount: a header that states another unit is converted or refused by mapping.
+NAMED_TYPE_UNITS: dict[str, str] = {"AmountWanYuan": "万元", "AmountYuan": "元"}
 
 # Facets the model has no slot for. They are still enforced, by XSD validation of the rendered batch;
 # any facet not listed here or mapped below stops the loader, so a new facet is never silently dropped.
@@ -262,6 +265,7 @@ def _field_spec(particle: object, where: str) -> FieldSpec:
         aliases=_alternatives(info.get("aliases", "")),
         note=info.get("note", "").strip(),
         check=_named_check(stype),
+        unit=_named(stype, NAMED_TYPE_UNITS),
         **facets,
     )
 
@@ -312,9 +316,14 @@ def _restrictions(stype: XsdAtomicRestriction | XsdAtomicBuiltin) -> Iterator[Xs
 
 
 def _named_check(stype: XsdAtomicRestriction | XsdAtomicBuiltin) -> IdentifierCheck | None:
+    return _named(stype, NAMED_TYPE_CHECKS)
+
+
+def _named(stype: XsdAtomicRestriction | XsdAtomicBuiltin, table: Mapping[str, T]) -> T | None:
+    """What ``table`` says of the nearest named common type in the derivation chain."""
     for level in _restrictions(stype):
-        if level.target_namespace == TARGET_NAMESPACE and level.local_name in NAMED_TYPE_CHECKS:
-            return NAMED_TYPE_CHECKS[level.local_name]
+        if level.target_namespace == TARGET_NAMESPACE and level.local_name in table:
+            return table[level.local_name]
     return None
 
 

@@ -33,6 +33,7 @@ class FieldSpec:
     fraction_digits: int | None = None
     aliases: tuple[str, ...] = ()
     note: str = ""
+    unit: str | None = None  # 万元 | 元: amounts, from the named type (AmountWanYuan, AmountYuan)
 
     @property
     def required(self) -> bool:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import os
 from collections.abc import Iterator
 from contextlib import contextmanager
 from functools import cache
@@ -13,6 +14,8 @@ from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy import Connection, Engine, create_engine, event
+
+from gateway.settings import PRIVATE_FILE, create_private_file, private_dir, tighten
 
 log = logging.getLogger(__name__)
 MIGRATIONS = Path(__file__).with_name("migrations")
@@ -31,11 +34,28 @@ def _sqlite_pragmas(dbapi_connection: object, _record: object) -> None:
     cursor.close()
 
 
+def _private_sqlite_file(location: str) -> None:
+    """The database file and its folder owner-only, made before SQLite opens it.
+
+    SQLite creates a missing file with 0644 less the umask, and its -wal and -shm files with the mode of
+    the database file; so an empty file created 0600 here (SQLite takes an empty file for a new database)
+    makes all three private. An existing file from an older release is tightened to 0600."""
+    name = location.split("?", 1)[0]
+    if not name or name == ":memory:":
+        return
+    path = Path(name)
+    private_dir(path.parent, tighten_existing=False)  # made 0700 if missing; an existing folder may be shared
+    try:
+        os.close(create_private_file(path))
+    except FileExistsError:
+        tighten(path, PRIVATE_FILE)
+
+
 @cache
 def engine_for(url: str) -> Engine:
     """One engine per URL per process: engines own connection pools and are meant to be shared."""
     if url.startswith("sqlite:///"):
-        Path(url.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
+        _private_sqlite_file(url.removeprefix("sqlite:///"))
     if url.startswith("postgresql://"):
         url = "postgresql+psycopg://" + url.removeprefix("postgresql://")
     engine = create_engine(url, future=True)
@@ -54,30 +74,37 @@ def _alembic_config() -> Config:
 def migration_connection(url: str) -> Iterator[Connection]:
     """A connection in a transaction for Alembic to run migrations on.
 
-    On SQLite the foreign keys are switched off for the migration and checked at its end, as SQLite's own
-    procedure for changing a table prescribes (https://www.sqlite.org/lang_altertable.html, "Making Other
-    Kinds Of Table Schema Changes"): rebuilding a table that others reference — Alembic's batch mode —
-    drops it, which enforced keys forbid. The pragma has no effect inside a transaction, so it is issued
-    before one begins (the driver begins one only before data changes)."""
+    On SQLite two things need care. The foreign keys are switched off for the migration and checked at its
+    end, as SQLite's own procedure for changing a table prescribes (https://www.sqlite.org/lang_altertable.html,
+    "Making Other Kinds Of Table Schema Changes"): rebuilding a table that others reference — Alembic's
+    batch mode — drops it, which enforced keys forbid; the pragma has no effect inside a transaction, so it
+    is issued before one begins. And the transaction must hold the DDL too: Python's sqlite3 module opens a
+    transaction only before data changes, so a CREATE or DROP before the first INSERT would commit at once
+    and a failed migration would leave half its changes behind. The driver is put in autocommit mode and the
+    transaction is begun explicitly, so the whole migration commits or rolls back as one."""
     engine = engine_for(url)
-    sqlite = engine.dialect.name == "sqlite"
+    if engine.dialect.name != "sqlite":
+        with engine.begin() as connection:
+            yield connection
+        return
     with engine.connect() as connection:
-        if sqlite:
-            connection.exec_driver_sql("PRAGMA foreign_keys=OFF")
-            connection.commit()
+        raw = connection.connection.driver_connection
+        assert raw is not None
+        level = raw.isolation_level
+        raw.isolation_level = None
+        raw.execute("PRAGMA foreign_keys=OFF")
         try:
             with connection.begin():
+                raw.execute("BEGIN")
                 yield connection
-                if sqlite:
-                    broken = connection.exec_driver_sql("PRAGMA foreign_key_check").fetchall()
-                    if broken:
-                        raise RuntimeError(
-                            f"migration left rows whose foreign keys point nowhere: {broken[:5]}"
-                        )
+                broken = connection.exec_driver_sql("PRAGMA foreign_key_check").fetchall()
+                if broken:
+                    raise RuntimeError(f"migration left rows whose foreign keys point nowhere: {broken[:5]}")
         finally:
-            if sqlite:
-                connection.exec_driver_sql("PRAGMA foreign_keys=ON")
-                connection.commit()
+            if raw.in_transaction:
+                raw.rollback()
+            raw.execute("PRAGMA foreign_keys=ON")
+            raw.isolation_level = level
 
 
 def run_migrations(url: str, action: str, revision: str) -> None:

@@ -33,9 +33,10 @@ metadata = MetaData(
     }
 )
 
-# One row per file a department dropped or unit a pulled source landed. A file's (department, sha256) is
-# unique: the same content dropped again is processed once. A pulled unit is an event, which may repeat
-# content (migration 0005); landing itself answers a repeat of the source's latest unit as nothing new.
+# One row per file a department dropped (per sheet, for a workbook) or unit a pulled source landed. A file's
+# (department, sha256, part) is unique: the same content dropped again is processed once. A pulled unit is
+# an event, which may repeat content (migration 0005); landing answers a repeat of the source's latest unit
+# as nothing new.
 source_file = Table(
     "source_file",
     metadata,
@@ -61,12 +62,15 @@ source_file = Table(
     Column("archived_path", String(1024)),
     Column("received_at", DateTime(timezone=True), nullable=False),
     Column("archived_at", DateTime(timezone=True)),
+    # One row per part of a file: '' for a file of one table, the sheet name for each sheet of a workbook.
+    Column("part", String(128), nullable=False, server_default=""),
 )
 _FILES = text("kind = 'file'")
 Index(
-    "uq_source_file_department_sha256",
+    "uq_source_file_department_sha256_part",
     source_file.c.department,
     source_file.c.sha256,
+    source_file.c.part,
     unique=True,
     sqlite_where=_FILES,
     postgresql_where=_FILES,

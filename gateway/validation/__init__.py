@@ -7,11 +7,12 @@ as "required" after it became empty.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from gateway.ids.normalize import compact_array
 from gateway.row_errors import RowError
 from gateway.schema.model import RecordType
 from gateway.validation.fields import field_errors
@@ -25,6 +26,29 @@ class Validated:
     good: pa.Table
     errors: list[RowError]
     bad_rows: int
+    normalised: dict[str, int] = field(default_factory=dict)
+    """Field code → how many identifiers of this batch were written differently from their standard form
+    (spaces, hyphens, invisible characters, full-width forms, lower-case letters), which the receipt says."""
+
+
+def canonical_identifiers(rtype: RecordType, table: pa.Table) -> tuple[pa.Table, dict[str, int]]:
+    """Identifier fields in the form their check reads (gateway.ids.normalize.compact).
+
+    The check compacts before it computes, so a code with a soft hyphen or a zero-width space inside passes
+    it; stored as typed, it would then be a second, invisibly different key for the same entity. Storing the
+    compact form makes what is checked, stored, attached and sent the same string; a format character that
+    compaction does not remove (a bidirectional override, say) leaves the code invalid and refused."""
+    changed: dict[str, int] = {}
+    for spec in rtype.fields:
+        if spec.check is None:
+            continue
+        column = table.column(spec.code)
+        compacted = compact_array(column).cast(column.type)
+        differs = pc.sum(pc.fill_null(pc.not_equal(column, compacted), False)).as_py() or 0
+        if differs:
+            changed[spec.code] = differs
+            table = table.set_column(table.schema.get_field_index(spec.code), spec.code, compacted)
+    return table, changed
 
 
 def first_per_cell(errors: Iterable[RowError]) -> list[RowError]:
@@ -49,13 +73,20 @@ def validate(
     ``earlier`` are errors already found for these rows (by the reader or the mapping); they count as bad
     rows too and win over later errors on the same cell.
     """
+    typed = table
+    table, normalised = canonical_identifiers(rtype, table)
     rows = table.column(ROW)
     sensitive = rtype.personal_id_fields
     found: list[RowError] = list(earlier)
     for spec in rtype.fields:
         found.extend(
             field_errors(
-                spec, table.column(spec.code), rows, header_of(spec.code), sensitive=spec.code in sensitive
+                spec,
+                table.column(spec.code),
+                rows,
+                header_of(spec.code),
+                sensitive=spec.code in sensitive,
+                echo=typed.column(spec.code) if spec.code in normalised else None,
             )
         )
     found.extend(all_rule_errors(rtype, table, header_of))
@@ -66,4 +97,4 @@ def validate(
         good = table.filter(pc.invert(is_bad))
     else:
         good = table
-    return Validated(good=good, errors=errors, bad_rows=table.num_rows - good.num_rows)
+    return Validated(good=good, errors=errors, bad_rows=table.num_rows - good.num_rows, normalised=normalised)

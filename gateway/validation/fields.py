@@ -39,8 +39,10 @@ def identifier_errors(
     code: str,
     prefix: str = "",
     where: pa.Array | None = None,
+    echo: pa.Array | None = None,
 ) -> Iterator[RowError]:
-    """Check an identifier column; ``where`` limits the check to rows a rule selects."""
+    """Check an identifier column; ``where`` limits the check to rows a rule selects; ``echo``: the values
+    to quote in errors when they differ from the checked ones (as typed, before compaction)."""
     reasons = IDENTIFIER_CHECKS[kind](values)
     failing = pc.is_valid(reasons)
     if where is not None:
@@ -57,17 +59,24 @@ def identifier_errors(
         field=header,
         code=code,
         message=messages,
-        values=pc.take(values, indices),
+        values=pc.take(values if echo is None else echo, indices),
         mask_value=kind == "resident_id",
     )
 
 
 def field_errors(
-    spec: FieldSpec, values: pa.Array, rows: pa.Array, header: str, *, sensitive: bool = False
+    spec: FieldSpec,
+    values: pa.Array,
+    rows: pa.Array,
+    header: str,
+    *,
+    sensitive: bool = False,
+    echo: pa.Array | None = None,
 ) -> Iterator[RowError]:
+    """``echo``: the values to quote in errors, when the checked ones were normalised from them."""
     label = spec.label
     present = pc.is_valid(values)
-    shown = {"values": values, "mask_value": sensitive}
+    shown = {"values": values if echo is None else echo, "mask_value": sensitive}
     if spec.required:
         yield from errors_where(
             pc.invert(present),
@@ -87,9 +96,22 @@ def field_errors(
         **shown,
     )
     if spec.check is not None:
+        # Format characters (Unicode Cf) that compaction does not remove — bidirectional overrides, say — are
+        # invisible, so "wrong length" would mislead: say what is there. (Validation compacts identifiers
+        # first, gateway.validation.canonical_identifiers, so soft hyphens and zero-width spaces are gone.)
+        yield from errors_where(
+            pc.match_substring_regex(values, r"\p{Cf}"),
+            rows,
+            field=header,
+            code="E_FORMAT_CHAR",
+            message=f"「{label}」含有不可见的格式字符（如文字方向控制符），请删除后重新填写",
+            **shown,
+        )
         # The identifier check names the precise fault (length, illegal letter, check character), so the
         # generic length and pattern facets of the same field would only repeat it less helpfully.
-        yield from identifier_errors(values, rows, spec.check, header=header, code=f"E_{spec.check.upper()}")
+        yield from identifier_errors(
+            values, rows, spec.check, header=header, code=f"E_{spec.check.upper()}", echo=echo
+        )
         return
     lengths = pc.utf8_length(values)
     if spec.max_length is not None:

@@ -12,8 +12,9 @@ from pathlib import Path
 import pytest
 
 from gateway.demo import airflow_env
-from gateway.demo_dagtest import DagTestFailed, run_dag_test
+from gateway.demo_dagtest import DagTestFailed, run_dags
 from gateway.settings import Settings
+from tests.dags.dagrun import ROOT
 
 pytestmark = pytest.mark.e2e
 
@@ -29,8 +30,9 @@ def test_a_failing_pull_stops_the_run_at_once_and_says_why(gateway_env: Settings
     env["AIRFLOW__DATABASE__SQL_ALCHEMY_CONN"] = os.environ["AIRFLOW__DATABASE__SQL_ALCHEMY_CONN"]
     began = time.monotonic()
     with pytest.raises(DagTestFailed) as caught:
-        run_dag_test("enterprise_disclosure", env, tmp_path / "enterprise_disclosure.log")
+        run_dags(["enterprise_disclosure", "deliver_to_province"], env, tmp_path, ROOT / "dags")
     message = str(caught.value)
     assert "task pull[" in message and "SourceError" in message and str(port) in message
-    assert "enterprise_disclosure.log" in message
+    assert "DAG enterprise_disclosure" in message and "enterprise_disclosure.log" in message
+    assert not (tmp_path / "deliver_to_province.log").exists()  # the run stopped there
     assert time.monotonic() - began < 60  # the pull task retries after 2 minutes; the demo does not wait

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import os
 import shutil
+import stat
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -180,3 +182,17 @@ def test_leftovers_of_a_killed_pull_are_swept_once_stale(api_settings: Settings)
         os.utime(path, (old, old))
     assert sorted(sweep_landing(api_settings, "test_api")) == sorted([half, unrecorded])
     assert landed_files(api_settings) == sorted([unit.path, fresh])
+
+
+def test_a_landed_unit_is_owner_only_whatever_the_umask(api_settings: Settings) -> None:
+    previous = os.umask(0)  # a worker started without a umask would otherwise write 0666 files
+    try:
+        unit = land_pull(api_settings, FakePull([row(n) for n in range(1, 4)], None, "c1"))
+    finally:
+        os.umask(previous)
+    assert unit is not None
+    assert stat.S_IMODE(unit.path.stat().st_mode) == 0o600
+    assert stat.S_IMODE(unit.path.parent.stat().st_mode) == 0o700
+    assert [p.name for p in unit.path.parent.iterdir()] == [unit.path.name]  # no temporary left
+    result = process_landed(api_settings, unit.id)
+    assert (result.receipt.status, result.receipt.new) == ("accepted", 3)

@@ -27,7 +27,8 @@ from sqlalchemy import select
 
 from connectors.drop_folder import DropFolder, Pending, display_name, safe_name
 from gateway.ingest import IngestResult, ingest_file, mark_archived
-from gateway.intake import ReadLimits, open_source
+from gateway.intake import ReadLimits
+from gateway.intake.source import open_any
 from gateway.receipts import FORMULA_LEADS
 from gateway.settings import Settings
 from gateway.store.db import engine_for
@@ -545,7 +546,7 @@ def test_hostile_file_gets_a_clear_receipt_and_good_rows_are_kept(
     caplog: pytest.LogCaptureFixture,
 ) -> None:
     if case.limits is not None:
-        monkeypatch.setattr("gateway.ingest.open_source", functools.partial(open_source, limits=case.limits))
+        monkeypatch.setattr("gateway.ingest.open_any", functools.partial(open_any, limits=case.limits))
     path = b.write(tmp_path / "inbox", case.name, case.content())
     with caplog.at_level(logging.INFO):
         result = ingest_file(settings, path, DEPARTMENT)
@@ -608,7 +609,14 @@ def test_hostile_file_names_are_archived_inside_the_department_folder(
     kind: str, settings: Settings, tmp_path: Path
 ) -> None:
     raw = NAMES[kind]
-    zone = DropFolder(settings.dropzone, settle_seconds=0, probe_seconds=0, clock=lambda: time.time() + 3600)
+    # An hour on the clock lets every file settle; a dot-file waits out its own, longer grace.
+    zone = DropFolder(
+        settings.dropzone,
+        settle_seconds=0,
+        probe_seconds=0,
+        temp_grace_seconds=7200,
+        clock=lambda: time.time() + 3600,
+    )
     inbox = zone.ensure(DEPARTMENT) / "inbox"
     data = b.csv_bytes(b.around([b.penalty(9, **{FINE: ""})]))
     if kind in ON_DISK:
@@ -622,7 +630,8 @@ def test_hostile_file_names_are_archived_inside_the_department_folder(
         pending = Pending(path, display_name(raw), info.st_size, info.st_mtime, info.st_dev, info.st_ino)
     if kind == "only-dots":
         (inbox / "...").write_bytes(b"x")
-        assert [item.name for item in zone.pending(DEPARTMENT)] == ["upload.csv"]  # dot-files are not taken
+        # a dot-file is left alone during its grace period (logged, receipted after it)
+        assert [item.name for item in zone.pending(DEPARTMENT)] == ["upload.csv"]
 
     result = ingest_file(settings, pending.path, DEPARTMENT, display_name=pending.name)
     assert (result.receipt.status, result.receipt.accepted, result.receipt.rejected) == ("partial", 16, 1)

@@ -28,12 +28,28 @@ def test_accepted(head: bytes, suffix: str, expected: str) -> None:
 
 
 @pytest.mark.parametrize(
+    ("head", "suffix", "expected"),
+    [
+        (b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1", ".xls", "xls"),  # Excel 97-2003, or a password-protected book
+        (b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1", ".xlsx", "xls"),
+        (
+            b"PK\x03\x04" + b"\x00" * 26 + b"mimetypeapplication/vnd.oasis.opendocument.spreadsheet",
+            ".ods",
+            "ods",
+        ),
+    ],
+)
+def test_office_containers_are_workbooks(head: bytes, suffix: str, expected: str) -> None:
+    assert sniff_format(head, suffix, "f") == expected
+
+
+@pytest.mark.parametrize(
     ("head", "suffix", "needle"),
     [
         (b"PK\x03\x04rest", ".csv", "ZIP"),
         (b"PK\x03\x04rest", ".txt", "ZIP"),
         (b"%PDF-1.4", ".csv", "PDF"),
-        (b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1", ".xls", ".xls"),
+        (b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1", ".csv", "XLS"),
         (b"\x1f\x8b\x08", ".csv", "GZIP"),
         (b"\x89PNG\r\n\x1a\n", ".xlsx", "PNG"),
         (b"a,b\x00\x01", ".csv", "二进制"),

@@ -173,13 +173,13 @@ def test_unknown_suffix_is_decided_by_content(workbook_path: Path, tmp_path: Pat
         assert source.format == "xlsx"
 
 
-def test_xls_from_excel_97_is_refused_with_advice(tmp_path: Path) -> None:
+def test_a_damaged_xls_is_reported_as_damaged(tmp_path: Path) -> None:
     path = tmp_path / "旧.xls"
     path.write_bytes(b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1" + bytes(504))
     with pytest.raises(ReadError) as caught:
         open_source(path)
-    assert caught.value.code == "E_FORMAT"
-    assert ".xls" in caught.value.message
+    assert caught.value.code == "E_CORRUPT"
+    assert "旧.xls" in caught.value.message and "XLS" in caught.value.message
 
 
 def test_wide_sheet_is_refused(tmp_path: Path) -> None:

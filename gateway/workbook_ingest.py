@@ -1,0 +1,190 @@
+"""A workbook through the pipeline: each sheet that holds records is its own part, with its own header,
+mapping, transaction and section of the receipt.
+
+A licence sheet and a penalty sheet in one workbook both arrive; the 填报说明 sheet and the hidden code list
+are named in the receipt as skipped; a sheet whose rows match no template or mapping is reported with the
+row taken as its header and the template that came closest — never silently left out. Each part commits on
+its own (as one source_file row, ``part`` = the sheet's name), so a crash between two sheets loses nothing
+and repeats nothing: the rerun finds the parts already stored and processes the others. Once every part is
+done the file's receipt is composed from the parts' and stored on each part's row, which is how a re-sent
+file is answered as a duplicate.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping, Sequence
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Engine, update
+
+from gateway.ingest import IngestResult, process_rows, record_rejection
+from gateway.intake.source import WorkbookFile
+from gateway.intake.workbook import spans_in_row
+from gateway.mapping.engine import UnknownHeaders
+from gateway.mapping.header_rows import locate_header
+from gateway.mapping.spec import MappingSpec
+from gateway.receipts import MAX_ERRORS, Receipt
+from gateway.schema.model import RecordType
+from gateway.settings import Settings
+from gateway.store.tables import source_file
+
+log = logging.getLogger(__name__)
+_COUNTS = ("rows", "accepted", "rejected", "new", "updated", "unchanged", "queued", "withdrawn", "skipped")
+_PART_KEYS = (
+    "sheet",
+    "status",
+    "record_type",
+    "record_type_label",
+    "mapping",
+    "mapping_label",
+    "header_row",
+    "header_rows",
+    *_COUNTS,
+    "file_error",
+)
+
+
+def ingest_workbook(
+    settings: Settings,
+    engine: Engine,
+    book: WorkbookFile,
+    base: Receipt,
+    specs: Mapping[str, MappingSpec],
+    record_types: Mapping[str, RecordType],
+    now: datetime,
+    *,
+    land: bool,
+    mapping_id: str | None = None,
+    done: Mapping[str, Receipt] | None = None,
+) -> IngestResult:
+    """Every sheet of ``book``; ``done``: parts an interrupted run already stored (sheet → their receipt)."""
+    base.format = book.format
+    candidates, source = _candidates(specs, base.department, mapping_id)
+    parts: list[Receipt] = []
+    skipped: list[dict[str, str]] = []
+    ids: list[int] = []
+    for sheet in book.sheets:
+        if sheet.skipped:
+            skipped.append({"sheet": sheet.name, "reason": sheet.skipped})
+            continue
+        if done and sheet.name in done:
+            parts.append(done[sheet.name])
+            continue
+        part = Receipt(
+            department=base.department,
+            file=base.file,
+            sha256=base.sha256,
+            size=base.size,
+            received_at=base.received_at,
+            format=book.format,
+            sheet=sheet.name,
+        )
+        spans = {row: spans_in_row(sheet.merged, row) for row, _ in sheet.preamble}
+        shifted = {
+            row: [(a - sheet.first_column, b - sheet.first_column) for a, b in s] for row, s in spans.items()
+        }
+        try:
+            choice = locate_header(sheet.preamble, candidates, record_types, source, shifted)
+        except UnknownHeaders as exc:
+            part.fail("E_HEADERS", f"工作表「{sheet.name}」：{exc.message}")
+            result = record_rejection(engine, part, now, part=sheet.name)
+        else:
+            part.header_row, part.header_rows = choice.row, choice.depth
+            if choice.row > 1 or choice.depth > 1:
+                rows = f"第 {choice.row} 行" + (f"至第 {choice.row + 1} 行" if choice.depth > 1 else "")
+                part.warnings.append(
+                    f"表头位于{rows}" + ("，其上方的标题等内容未作为数据" if choice.row > 1 else "")
+                )
+            with book.open_sheet(
+                sheet.name, header_row=choice.row, headers=choice.headers, depth=choice.depth
+            ) as source_sheet:
+                result = process_rows(
+                    settings, engine, source_sheet, choice.plan, part, now, land=land, part=sheet.name
+                )
+        parts.append(result.receipt)
+        if result.source_file_id is not None:
+            ids.append(result.source_file_id)
+    receipt = compose(base, parts, skipped)
+    if receipt.parts or skipped:
+        with engine.begin() as conn:  # every part's row now answers for the whole file
+            conn.execute(
+                update(source_file)
+                .where(
+                    source_file.c.kind == "file",
+                    source_file.c.department == base.department,
+                    source_file.c.sha256 == base.sha256,
+                )
+                .values(receipt=receipt.to_json().decode())
+            )
+    if not parts:
+        return record_rejection(engine, receipt, now)
+    first = ids[0] if ids else None
+    return IngestResult(receipt, "rejected" if receipt.status == "rejected" else "processed", first)
+
+
+def _candidates(
+    specs: Mapping[str, MappingSpec], department: str, mapping_id: str | None
+) -> tuple[Mapping[str, MappingSpec], str | None]:
+    """The mappings a sheet may be read with: the one asked for, else the department's own and the national
+    templates (gateway.mapping.spec.for_source)."""
+    if mapping_id is None:
+        return specs, department
+    if mapping_id not in specs:
+        raise UnknownHeaders(f"未知的映射 {mapping_id}；可用：{'、'.join(sorted(specs))}")
+    chosen = specs[mapping_id]
+    return {mapping_id: chosen}, (chosen.sources[0] if chosen.sources else None)
+
+
+def compose(base: Receipt, parts: Sequence[Receipt], skipped: list[dict[str, str]]) -> Receipt:
+    """The file's receipt: the parts' counts added up, their errors and skipped rows named by sheet."""
+    receipt = Receipt(
+        department=base.department,
+        file=base.file,
+        sha256=base.sha256,
+        size=base.size,
+        received_at=base.received_at,
+        format=base.format,
+    )
+    receipt.skipped_sheets = skipped
+    receipt.parts = [_summary(part) for part in parts]
+    for key in _COUNTS:
+        setattr(receipt, key, sum(int(getattr(part, key)) for part in parts))
+    receipt.error_count = sum(part.error_count for part in parts)
+    receipt.errors = _tagged([part for part in parts], "errors")[:MAX_ERRORS]
+    receipt.skipped_rows = _tagged(parts, "skipped_rows")[:MAX_ERRORS]
+    receipt.queued_rows = _tagged(parts, "queued_rows")[:MAX_ERRORS]
+    receipt.warnings = [f"工作表「{part.sheet}」：{text}" for part in parts for text in part.warnings]
+    receipt.warnings += [f"工作表「{entry['sheet']}」未读取：{entry['reason']}" for entry in skipped]
+    statuses = {part.status for part in parts}
+    if len(parts) == 1:
+        only = parts[0]
+        receipt.record_type, receipt.record_type_label = only.record_type, only.record_type_label
+        receipt.mapping, receipt.mapping_label, receipt.threshold = (
+            only.mapping,
+            only.mapping_label,
+            only.threshold,
+        )
+        receipt.encoding, receipt.header_row, receipt.header_rows = None, only.header_row, only.header_rows
+    if not parts:
+        names = "、".join(f"「{entry['sheet']}」" for entry in skipped) or "（无）"
+        receipt.fail("E_NO_DATA", f"工作簿中没有可读取数据的工作表（{names}均未读取，原因见回执）")
+    elif statuses == {"rejected"}:
+        if len(parts) == 1 and parts[0].file_error:
+            receipt.fail(str(parts[0].file_error["code"]), str(parts[0].file_error["message"]))
+        else:
+            receipt.fail("E_SHEETS", "工作簿中所有工作表均未接收，各工作表的原因见回执")
+    elif statuses == {"accepted"}:
+        receipt.status = "accepted"
+    else:
+        receipt.status = "partial"
+    return receipt
+
+
+def _summary(part: Receipt) -> dict[str, Any]:
+    return {key: getattr(part, key) for key in _PART_KEYS}
+
+
+def _tagged(parts: Sequence[Receipt], attribute: str) -> list[dict[str, object]]:
+    return [{"sheet": part.sheet, **entry} for part in parts for entry in getattr(part, attribute)]
