@@ -33,8 +33,9 @@ from gateway.ids.resident_id import mask_in_text
 from gateway.intake import DEFAULT_LIMITS, ReadError, ReadLimits
 from gateway.intake.source import WorkbookFile, open_any
 from gateway.mapping.engine import Plan, UnknownHeaders, apply_plan, plan_by_id, plan_for
+from gateway.mapping.header_rows import header_note, locate_header
 from gateway.mapping.non_data import KindRule, SkippedRow, load_row_rules, split_non_data
-from gateway.mapping.spec import MappingError, MappingSpec, load_mappings
+from gateway.mapping.spec import MappingError, MappingSpec, choose_specs, load_mappings
 from gateway.receipts import MAX_ERRORS, Receipt
 from gateway.row_errors import RowError
 from gateway.schema import load_record_types
@@ -303,7 +304,17 @@ def _ingest(
                 )
         with opened as source:
             receipt.format, receipt.encoding = source.format, source.encoding
-            plan = _choose_plan(list(source.headers), department, mapping_id, specs, record_types)
+            if source.preamble:  # a CSV: its header may sit below a title, or over two rows
+                candidates, ranked_for = choose_specs(specs, department, mapping_id)
+                choice = locate_header(source.preamble, candidates, record_types, ranked_for)
+                if (choice.row, choice.depth, choice.headers) != (source.header_row, 1, list(source.headers)):
+                    source.use_header(choice.row, choice.depth, choice.headers)
+                receipt.header_row, receipt.header_rows = choice.row, choice.depth
+                if note := header_note(choice):
+                    receipt.warnings.append(note)
+                plan = choice.plan
+            else:
+                plan = _choose_plan(list(source.headers), department, mapping_id, specs, record_types)
             return process_rows(settings, engine, source, plan, receipt, now, land=land)
     except ReadError as exc:
         receipt.fail(exc.code, exc.message)

@@ -24,7 +24,7 @@ from gateway.intake.source import WorkbookFile
 from gateway.intake.workbook import spans_in_row
 from gateway.mapping.engine import UnknownHeaders
 from gateway.mapping.header_rows import locate_header
-from gateway.mapping.spec import MappingSpec
+from gateway.mapping.spec import MappingSpec, choose_specs
 from gateway.receipts import MAX_ERRORS, Receipt
 from gateway.schema.model import RecordType
 from gateway.settings import Settings
@@ -61,7 +61,7 @@ def ingest_workbook(
 ) -> IngestResult:
     """Every sheet of ``book``; ``done``: parts an interrupted run already stored (sheet → their receipt)."""
     base.format = book.format
-    candidates, source = _candidates(specs, base.department, mapping_id)
+    candidates, source = choose_specs(specs, base.department, mapping_id)
     parts: list[Receipt] = []
     skipped: list[dict[str, str]] = []
     ids: list[int] = []
@@ -122,19 +122,6 @@ def ingest_workbook(
         return record_rejection(engine, receipt, now)
     first = ids[0] if ids else None
     return IngestResult(receipt, "rejected" if receipt.status == "rejected" else "processed", first)
-
-
-def _candidates(
-    specs: Mapping[str, MappingSpec], department: str, mapping_id: str | None
-) -> tuple[Mapping[str, MappingSpec], str | None]:
-    """The mappings a sheet may be read with: the one asked for, else the department's own and the national
-    templates (gateway.mapping.spec.for_source)."""
-    if mapping_id is None:
-        return specs, department
-    if mapping_id not in specs:
-        raise UnknownHeaders(f"未知的映射 {mapping_id}；可用：{'、'.join(sorted(specs))}")
-    chosen = specs[mapping_id]
-    return {mapping_id: chosen}, (chosen.sources[0] if chosen.sources else None)
 
 
 def compose(base: Receipt, parts: Sequence[Receipt], skipped: list[dict[str, str]]) -> Receipt:

@@ -28,17 +28,36 @@ class CsvHead:
     headers: list[str]
     """Header cells stripped of surrounding whitespace, trailing empty cells removed."""
     header_row: int
-    """Record number of the header (1 unless blank lines precede it)."""
+    """Record number of the header's last row (1 unless blank lines precede it or the caller moved it)."""
     width: int
     """Cells in the header record as written, including empty ones from trailing delimiters."""
+    preamble: tuple[tuple[int, list[str], int], ...] = ()
+    """The first non-blank records (record number, stripped cells, width as written), up to PREAMBLE_ROWS:
+    where the header locator looks when the header is not the first record (gateway/mapping/header_rows)."""
+
+    def moved(self, row: int, depth: int, headers: list[str]) -> CsvHead:
+        """The head with the header at record ``row`` over ``depth`` records, named ``headers``."""
+        widths = [width for number, _cells, width in self.preamble if row <= number < row + depth]
+        return CsvHead(
+            delimiter=self.delimiter,
+            headers=headers,
+            header_row=row + depth - 1,
+            width=max([*widths, len(headers)]),
+            preamble=self.preamble,
+        )
+
+
+PREAMBLE_ROWS = 20
 
 
 def read_csv_head(path: Path, encoding: str, display: str, limits: ReadLimits) -> CsvHead:
     """Return the delimiter and header of a CSV file already known to decode with ``encoding``."""
     delimiter = _sniff_delimiter(path, encoding, limits)
+    head: CsvHead | None = None
+    preamble: list[tuple[int, list[str], int]] = []
     with path.open(encoding=encoding, newline="") as stream:
-        lines = _bounded_lines(stream, limits.max_csv_record_bytes, display)
-        records = csv.reader(lines, delimiter=delimiter)
+        budget = _Budget(limits.max_csv_record_bytes)
+        records = csv.reader(_bounded_lines(stream, budget, display), delimiter=delimiter)
         try:
             for number, record in enumerate(records, start=1):
                 cells = [cell.strip() for cell in record]
@@ -46,22 +65,46 @@ def read_csv_head(path: Path, encoding: str, display: str, limits: ReadLimits) -
                     # A BOM is stripped by the utf-8-sig codec; a second one (files concatenated
                     # by hand) would otherwise stick to the first column's name.
                     cells[0] = cells[0].lstrip("\ufeff").strip()
-                if any(cells):
-                    return _head(cells, delimiter, number, display, limits)
+                if not any(cells):
+                    continue
+                if head is None:
+                    head = _head(cells, delimiter, number, display, limits)
+                    budget.found = True
+                used = len(cells)
+                while used and not cells[used - 1]:
+                    used -= 1
+                preamble.append((number, cells[:used], len(cells)))
+                if len(preamble) >= PREAMBLE_ROWS or budget.spent:
+                    break
         except csv.Error as exc:
-            raise ReadError(
-                "E_CORRUPT", f"文件“{display}”的表头无法解析（{exc}），请检查引号是否成对"
-            ) from exc
-    raise ReadError("E_NO_HEADER", f"文件“{display}”没有表头行（文件中只有空行）")
+            if head is None:
+                raise ReadError(
+                    "E_CORRUPT", f"文件“{display}”的表头无法解析（{exc}），请检查引号是否成对"
+                ) from exc
+            # A broken record below the header is the bulk parse's to report, with its row number.
+    if head is None:
+        raise ReadError("E_NO_HEADER", f"文件“{display}”没有表头行（文件中只有空行）")
+    return CsvHead(head.delimiter, head.headers, head.header_row, head.width, tuple(preamble))
 
 
-def _bounded_lines(stream: TextIO, limit: int, display: str) -> Iterator[str]:
-    """The file's lines until the header is found, refusing once they pass ``limit`` characters together:
-    the csv module would otherwise build a 200 MB header line, or its millions of cells, whole."""
-    total = 0
+class _Budget:
+    """Characters the head may read: past the limit before the header is found the file is refused; after
+    it, the preamble simply stops there."""
+
+    def __init__(self, limit: int) -> None:
+        self.limit, self.total, self.found, self.spent = limit, 0, False, False
+
+
+def _bounded_lines(stream: TextIO, budget: _Budget, display: str) -> Iterator[str]:
+    """The file's lines for the head, refusing once they pass the budget before the header is found: the
+    csv module would otherwise build a 200 MB header line, or its millions of cells, whole."""
+    limit = budget.limit
     while line := stream.readline(limit + 1):
-        total += len(line)
-        if total > limit:
+        budget.total += len(line)
+        if budget.total > limit:
+            if budget.found:
+                budget.spent = True
+                return
             raise ReadError(
                 "E_TOO_LARGE",
                 f"文件“{display}”的表头（及其前面的空行）超过单条记录的上限{limit}字节，"
@@ -81,19 +124,28 @@ def _head(cells: list[str], delimiter: str, number: int, display: str, limits: R
 
 
 def _sniff_delimiter(path: Path, encoding: str, limits: ReadLimits) -> str:
-    """Pick the candidate that splits the first non-blank line most often, outside quotes.
+    """Pick the candidate that splits one of the first non-blank lines most often, outside quotes.
 
     csv.Sniffer guesses from quoting patterns and happily picks letters or digits as the delimiter;
-    we only need to choose among four characters from one line, which counting does reliably.
+    we only need to choose among four characters, which counting does reliably. Several lines, because
+    the first may be a title with no delimiter at all (「××局行政处罚信息公示表」 above the header).
     """
+    best_counts = dict.fromkeys(DELIMITERS, 0)
+    seen, read = 0, 0
     with path.open(encoding=encoding, newline="") as stream:
-        while line := stream.readline(limits.max_csv_record_bytes):
-            line = line.lstrip("\ufeff")
-            if line.strip():
+        while seen < PREAMBLE_ROWS and (line := stream.readline(limits.max_csv_record_bytes)):
+            read += len(line)
+            if read > limits.max_csv_record_bytes and seen:
                 break
-    counts = _count_outside_quotes(line)
-    best = max(DELIMITERS, key=lambda d: (counts[d], -DELIMITERS.index(d)))
-    return best if counts[best] > 0 else ","
+            line = line.lstrip("\ufeff")
+            if not line.strip():
+                continue
+            seen += 1
+            counts = _count_outside_quotes(line)
+            if max(counts.values()) > max(best_counts.values()):
+                best_counts = counts
+    best = max(DELIMITERS, key=lambda d: (best_counts[d], -DELIMITERS.index(d)))
+    return best if best_counts[best] > 0 else ","
 
 
 def _count_outside_quotes(line: str) -> dict[str, int]:

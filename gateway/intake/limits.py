@@ -65,15 +65,16 @@ class ReadLimits:
     the file. Real exports have a handful; a million still reads in about fifteen seconds."""
 
     max_sheet_cells: int = 25_000_000
-    """Cells in the used range of one XLSX sheet (rows × columns from the first to the last filled cell).
+    """Cells in the used range of one XLSX sheet (rows × columns from the first to the last filled cell), or
+    the filled cells an ODS table's repeats expand to (gateway/intake/legacy_budget.py).
     calamine holds the range densely, 32 bytes a cell whether filled or not (measured), and a failed
     allocation in Rust aborts the process: two cells at A1 and XFD1048576 ask for 512 GiB. 25 million is
     Excel's full height at 24 columns, some 800 MB."""
 
     max_sheet_text_bytes: int = 256 * MIB
-    """Text (UTF-8 bytes) the cells of one XLSX sheet copy from the shared strings. calamine gives every cell
-    its own copy of the string it names, so a 100 KB file whose cells all name one 32,000-character string
-    becomes gigabytes. A sheet may take no more text from them than the largest file accepted holds
+    """Text (UTF-8 bytes) the cells of one XLSX or XLS sheet copy from the shared strings. calamine gives
+    each cell its own copy of the string it names, so a 100 KB file whose cells all name one 32,000-character
+    string becomes gigabytes. A sheet may take no more text from them than the largest file accepted holds
     (``max_file_bytes``): the same rows saved as CSV could not either. (Text written in the sheet itself is
     bounded by ``max_zip_uncompressed_bytes``.)"""
 

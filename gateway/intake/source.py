@@ -15,7 +15,7 @@ import hashlib
 import os
 import stat
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from types import TracebackType
 
@@ -127,6 +127,24 @@ class SourceFile:
             yield batch
         self._release(found, None)
         self._check_unchanged()
+
+    @property
+    def preamble(self) -> list[tuple[int, list[str]]]:
+        """A CSV's first non-blank records (record number, cells): where a header below row 1 is looked
+        for. Empty for the other formats (workbooks are surveyed sheet by sheet; XML and JSON name their
+        fields in every record)."""
+        if isinstance(self._reader, CsvRows):
+            return [(number, cells) for number, cells, _width in self._reader.head.preamble]
+        return []
+
+    def use_header(self, row: int, depth: int, headers: list[str]) -> None:
+        """Read a CSV's data below a header the caller found at record ``row`` over ``depth`` records;
+        row numbers stay the file's own."""
+        reader = self._reader
+        if not isinstance(reader, CsvRows):
+            raise ValueError("only a CSV file's header can be moved")
+        self._reader = replace(reader, head=reader.head.moved(row, depth, headers))
+        self.headers, self.header_row = headers, row
 
     def max_good_rows(self, bad_rows: int) -> int | None:
         """How many good data rows the file can hold at most, given ``bad_rows`` bad ones: what lets

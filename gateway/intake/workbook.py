@@ -17,6 +17,8 @@ its own clear answer instead of "corrupt".
 from __future__ import annotations
 
 import re
+import struct
+import zipfile
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from itertools import islice
@@ -24,6 +26,7 @@ from pathlib import Path
 from typing import TypeVar
 
 import olefile
+from lxml import etree
 from python_calamine import (
     CalamineError,
     CalamineSheet,
@@ -35,6 +38,7 @@ from python_calamine import (
 
 from gateway.intake.cells import cell_text
 from gateway.intake.errors import ReadError
+from gateway.intake.legacy_budget import check_ods, check_xls
 from gateway.intake.limits import ReadLimits
 from gateway.intake.zipguard import check_archive
 
@@ -69,18 +73,42 @@ class SheetSurvey:
 def open_workbook(path: Path, display: str, limits: ReadLimits, file_format: str) -> CalamineWorkbook:
     """Check the container (ZIP guard, or OLE2 directory) and open the workbook; raises ReadError."""
     if file_format in _REQUIRED_PARTS:
-        parts = check_archive(path, limits, display)
+        parts = check_archive(path, limits, display)  # measures an XLSX's sheets too (xlsx_budget)
         if not all(part in parts for part in _REQUIRED_PARTS[file_format]):
             kind = "XLSX工作簿" if file_format == "xlsx" else "ODS电子表格"
             raise ReadError("E_FORMAT", f"文件“{display}”是ZIP压缩包，但不是{kind}")
+        if file_format == "ods":
+            _budget(display, lambda: check_ods(path, limits, display))
     else:
         _check_ole(path, display)
+        _budget(display, lambda: check_xls(path, limits, display))
     try:
         with path.open("rb") as handle:
             # from_filelike detects the format from the content, so an .xls renamed .xlsx still opens.
             return call(display, lambda: CalamineWorkbook.from_filelike(handle))
     except PasswordError as exc:  # an XLS with a password (FILEPASS), found by calamine
         raise _password(display) from exc
+
+
+_BROKEN = (OSError, ValueError, KeyError, IndexError, struct.error, etree.LxmlError, zipfile.BadZipFile)
+
+
+def _budget(display: str, check: Callable[[], None]) -> None:
+    """Run a legacy format's budget check; a container too broken to measure is corrupt, not too large."""
+    try:
+        check()
+    except ReadError:
+        raise
+    except (
+        OSError,
+        ValueError,
+        KeyError,
+        IndexError,
+        struct.error,
+        etree.LxmlError,
+        zipfile.BadZipFile,
+    ) as exc:
+        raise _corrupt(display, exc) from exc
 
 
 def _check_ole(path: Path, display: str) -> None:

@@ -103,3 +103,12 @@ def locate_header(
     where = f"第 {number} 行" + (f"至第 {number + 1} 行" if depth == 2 else "")
     plan = usable(candidate, where=f"取{where}作为表头，但")
     return HeaderChoice(number, depth, headers, plan)
+
+
+def header_note(choice: HeaderChoice) -> str | None:
+    """What the receipt says about where the header was, when it was not simply row 1."""
+    if choice.row == 1 and choice.depth == 1:
+        return None
+    rows = f"第 {choice.row} 行" + (f"至第 {choice.row + 1} 行" if choice.depth > 1 else "")
+    above = "，其上方的标题等内容未作为数据" if choice.row > 1 else ""
+    return f"表头位于{rows}{above}"

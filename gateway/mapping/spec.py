@@ -263,3 +263,16 @@ def for_source(specs: Mapping[str, MappingSpec], source: str | None) -> Sequence
     own = [s for s in specs.values() if source is not None and source in s.sources]
     national = [s for s in specs.values() if s.template]
     return [*own, *national]
+
+
+def choose_specs(
+    specs: Mapping[str, MappingSpec], department: str, mapping_id: str | None
+) -> tuple[Mapping[str, MappingSpec], str | None]:
+    """The mappings a file may be read with, and the source to rank them for: the one asked for
+    (``gateway check --source``), else the department's own and the national templates (for_source)."""
+    if mapping_id is None:
+        return specs, department
+    if mapping_id not in specs:
+        raise MappingError(f"未知的映射 {mapping_id}；可用：{'、'.join(sorted(specs))}")
+    chosen = specs[mapping_id]
+    return {mapping_id: chosen}, (chosen.sources[0] if chosen.sources else None)

@@ -280,3 +280,47 @@ def test_a_file_of_broken_rows_is_refused_without_reading_it_all(settings: Setti
     assert receipt.file_error["code"] == "E_THRESHOLD" and "停止读取" in receipt.file_error["message"]
     assert 1000 <= receipt.rows < 200_000
     assert stored(settings) == set()
+
+
+# ------------------------------------------------------------------------------------------ csv headers
+def test_a_csv_header_below_a_title_and_blank_rows_is_found(settings: Settings, tmp_path: Path) -> None:
+    """As Excel saves a sheet with a merged title as CSV: the title alone, then commas."""
+    above = [[x.TITLE] + [""] * (len(b.HEADERS) - 1), [], ["填报单位：忻州市市场监督管理局"]]
+    body = x.rows_of([b.penalty(1), b.penalty(2, 处罚决定日期="下周"), *[b.penalty(n) for n in range(3, 9)]])
+    receipt = ingest_file(
+        settings, b.write(tmp_path, "处罚.csv", x.csv_export(body, above=above)), "xz_test"
+    ).receipt
+    assert (receipt.status, receipt.header_row, receipt.accepted) == ("partial", 4, 7)
+    assert [(e["row"], e["code"]) for e in receipt.errors] == [(6, "E_DATE")]  # the file's own row numbers
+    assert any("表头位于第 4 行" in w for w in receipt.warnings)
+
+
+def test_a_tab_separated_export_with_a_title_line_is_read(settings: Settings, tmp_path: Path) -> None:
+    lines = [
+        x.TITLE,
+        "\t".join(b.HEADERS),
+        *("\t".join(row) for row in x.rows_of([b.penalty(1), b.penalty(2)])),
+    ]
+    path = b.write(tmp_path, "处罚.txt", ("\r\n".join(lines) + "\r\n").encode("gbk"))
+    receipt = ingest_file(settings, path, "xz_test").receipt
+    assert (receipt.status, receipt.header_row, receipt.accepted, receipt.encoding) == (
+        "accepted",
+        2,
+        2,
+        "gbk",
+    )
+
+
+def test_a_csv_with_a_two_row_header_is_combined(settings: Settings, tmp_path: Path) -> None:
+    singles = [h for h in b.HEADERS if h != b.HEADERS[2]]
+    upper = [singles[0], singles[1], "行政相对人代码", "", "", *singles[2:]]
+    lower = ["", "", *x.SUBJECT_CODES, *[""] * (len(singles) - 2)]
+    body = [[v[0], v[1], v[2], "", "", *v[3:]] for v in x.rows_of([b.penalty(n) for n in range(1, 4)])]
+    path = b.write(tmp_path, "处罚.csv", x.csv_export(body, above=[upper], headers=lower))
+    receipt = ingest_file(settings, path, "xz_test").receipt
+    assert (receipt.status, receipt.header_row, receipt.header_rows, receipt.accepted) == (
+        "accepted",
+        1,
+        2,
+        3,
+    )

@@ -9,6 +9,7 @@ the figures for time are bench/hostile.py's.
 
 from __future__ import annotations
 
+import io
 import json
 import subprocess
 import sys
@@ -301,3 +302,62 @@ def test_blank_lines_before_json_are_skipped_in_chunks(tmp_path: Path) -> None:
 
 def test_limits_say_why_they_exist() -> None:
     assert ReadLimits().max_sheet_text_bytes <= ReadLimits().max_file_bytes
+
+
+# ------------------------------------------------------------------------------------------ XLS and ODS
+def _ods(path: Path, table_rows: str) -> Path:
+    """An ODS whose one table holds the template header, then ``table_rows`` (content.xml markup)."""
+    from tests import real_exports as x
+
+    with zipfile.ZipFile(io.BytesIO(x.ods([b.penalty(1)]))) as archive:
+        content = (
+            archive.read("content.xml").decode().replace("</table:table>", table_rows + "</table:table>")
+        )
+        manifest = archive.read("META-INF/manifest.xml")
+    with zipfile.ZipFile(path, "w") as archive:
+        archive.writestr("mimetype", "application/vnd.oasis.opendocument.spreadsheet", zipfile.ZIP_STORED)
+        archive.writestr("content.xml", content, zipfile.ZIP_DEFLATED)
+        archive.writestr("META-INF/manifest.xml", manifest, zipfile.ZIP_DEFLATED)
+    return path
+
+
+def test_an_ods_whose_repeats_expand_to_millions_of_cells_is_refused(tmp_path: Path) -> None:
+    """A 2 KB file: one filled cell repeated across 16,384 columns, that row repeated 5,000 times — 82
+    million cells for calamine, which aborts the process when the allocation fails (measured)."""
+    cell = (
+        '<table:table-cell table:number-columns-repeated="16384" office:value-type="string">'
+        "<text:p>x</text:p></table:table-cell>"
+    )
+    path = _ods(
+        tmp_path / "处罚.ods", f'<table:table-row table:number-rows-repeated="5000">{cell}</table:table-row>'
+    )
+    assert path.stat().st_size < 4000
+    result = read_capped(path)
+    refused(result, "E_TOO_LARGE", "处罚.ods", "工作表“行政处罚”", "25000000")
+
+
+def test_an_ods_ending_in_repeated_empty_rows_still_reads(tmp_path: Path) -> None:
+    """LibreOffice writes the rest of every sheet as one empty row repeated a million times."""
+    empty = (
+        '<table:table-row table:number-rows-repeated="1048574">'
+        '<table:table-cell table:number-columns-repeated="1024"/></table:table-row>'
+    )
+    with open_source(_ods(tmp_path / "处罚.ods", empty)) as source:
+        assert sum(batch.num_rows for batch in source.batches()) == 1
+
+
+def test_an_xls_whose_cells_share_one_long_string_is_refused(tmp_path: Path) -> None:
+    """BIFF8's shared-string table, 20,000 cells naming one 32,000-character entry (stored across CONTINUE
+    records): 2 GB of text for calamine from a 300 KB file."""
+    import xlwt
+
+    book = xlwt.Workbook(encoding="utf-8")
+    sheet = book.add_sheet("行政处罚")
+    long_text = "罚" * 32_000
+    for index in range(20_000):
+        sheet.write(index // 20, index % 20, long_text)
+    path = tmp_path / "处罚.xls"
+    book.save(str(path))
+    assert path.stat().st_size < 1 * MB
+    result = read_capped(path)
+    refused(result, "E_TOO_LARGE", "处罚.xls", "工作表“行政处罚”", "268435456字节")
