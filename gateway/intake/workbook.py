@@ -3,7 +3,7 @@
 A workbook is rarely one clean table. The templates and office systems put the data on one sheet and add a
 填报说明 sheet, a 字典/代码表 sheet (often hidden, feeding drop-down lists), charts; people put the licences
 on one sheet and the penalties on the next. So every sheet is surveyed: hidden sheets, chart sheets,
-instruction and code-list sheets (by name, configurable) and empty sheets are *skipped and named* in the
+instruction and code-list sheets (by name) and empty sheets are *skipped and named* in the
 receipt; every other sheet is a candidate for records, and its first rows (PREAMBLE_ROWS) are handed to the
 header locator (gateway/mapping/header_rows.py), which finds where its header is — title rows above it,
 a header over two rows — or says the sheet matches nothing. Nothing is ignored without a word.
@@ -45,10 +45,10 @@ from gateway.intake.zipguard import check_archive
 PREAMBLE_ROWS = 20
 """Rows of each sheet the header is looked for in: title rows, blank rows and a two-row header fit."""
 
-DEFAULT_SKIPPED_SHEETS = (
-    r"填报说明|填写说明|填表说明|说明|须知|字典|代码表|码表|代码|参数|选项|下拉|Sheet说明"
-)
-"""Sheet names that hold instructions or code lists, not records (a regex searched in the name)."""
+DEFAULT_SKIPPED_SHEETS = r"说明|须知|字典|代码表|码表|参数表|下拉|选项"
+"""Sheet names that hold instructions or code lists, not records (a regex searched in the name): 填报说明,
+填写说明, 数据字典, 代码表 … A data sheet named like one is read only if renamed; the receipt says it was
+skipped and why, so that is never silent."""
 
 T = TypeVar("T")
 _REQUIRED_PARTS = {"xlsx": ("[Content_Types].xml", "xl/workbook.xml"), "ods": ("content.xml",)}
