@@ -3,7 +3,7 @@
 Still found in old department systems and in the 双公示 field 行政相对人代码_3 (C9); it is also
 positions 9–17 of every USCC, which is how old records are attached to entities. Eight body
 characters (digits or upper-case letters, A = 10 … Z = 35) and one check character (digit or X),
-weights 3 7 9 10 5 8 4 2, MOD 11 (standards.md §1.3). Usually printed ``XXXXXXXX-X``.
+weights 3 7 9 10 5 8 4 2, MOD 11 (docs/standards.md §1.3). Usually printed ``XXXXXXXX-X``.
 
 >>> validate('D2143569-X')
 'D2143569X'

@@ -2,7 +2,7 @@
 
 Found in 双公示 行政相对人代码_2 and in old licences; resolved to a USCC through the entity registry.
 Positions 1–6 are the first registering authority's division code, 7–14 a sequence number and 15 an
-ISO 7064 MOD 11,10 check digit (standards.md §1.4).
+ISO 7064 MOD 11,10 check digit (docs/standards.md §1.4).
 
 >>> validate('110108000000016')
 '110108000000016'

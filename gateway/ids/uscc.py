@@ -2,11 +2,11 @@
 
 18 characters: registering department (1), entity category (1), division code of the registering
 authority (6 digits), the GB 11714 organisation code (9) and a MOD 31 check character (1). The alphabet
-is the digits and the upper-case letters without I, O, S, V and Z (standards.md §1.1–1.2).
+is the digits and the upper-case letters without I, O, S, V and Z (docs/standards.md §1.1–1.2).
 
 Unlike python-stdnum, positions 1–2 may be letters (``A`` 中央军委改革和编制办公室, ``N`` 农业, ``Y``
 其他 are real registering departments), so only positions 3–8 are required to be digits. The division
-code is not looked up: it may be a historical code (standards.md §4), and the check character already
+code is not looked up: it may be a historical code (docs/standards.md §4), and the check character already
 catches typos there.
 
 >>> validate('91350100M000100Y43')
@@ -123,5 +123,6 @@ def reason(value: str) -> Reason | None:
 
 
 def org_code(value: str) -> str:
-    """Positions 9–17: the GB 11714 organisation code, the link to pre-2015 records (design.md, Attach)."""
+    """Positions 9–17: the GB 11714 organisation code, the link to pre-2015 records (docs/standards.md
+    §1.1)."""
     return validate(value)[8:17]

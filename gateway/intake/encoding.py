@@ -1,8 +1,9 @@
 """Find the text encoding of a department's CSV export.
 
 Chinese departments export in UTF-8 (with or without BOM), GBK from older systems, GB18030 when rare
-characters such as 𠀀 or 䶮 appear in names, and UTF-16 from some Excel "Unicode text" saves. None of
-the peer tools detects this (peers.md); guessing wrong silently corrupts every name, so each candidate
+characters such as 𠀀 or 䶮 appear in names, and UTF-16 from some Excel "Unicode text" saves. The ETL
+tools make the operator configure it (docs/architecture.md, "Peers"); guessing wrong silently corrupts every
+name, so each candidate
 must decode the *whole* file strictly before it is accepted, and anything unclear is refused.
 """
 

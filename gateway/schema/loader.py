@@ -1,6 +1,6 @@
 """Read the record types out of the XSDs in schemas/.
 
-The XSDs are the single source of truth (design.md, "Validate"): the facets that XSD 1.0 can say
+The XSDs are the single source of truth (docs/architecture.md): the facets that XSD 1.0 can say
 (length, pattern, enumeration, digits) are read from the compiled schema, and what it cannot say lives in
 xs:appinfo in the ``gw`` namespace (requirement, aliases, fill-in notes, natural key, subject fields,
 cross-field rules). The identifier checks (check characters) follow from the *named* common type a field

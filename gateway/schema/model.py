@@ -1,6 +1,6 @@
 """The in-memory form of a record type, read from its XSD in schemas/.
 
-The XSD is the single source of truth for fields (design.md, "Validate"): the mapping, the validator,
+The XSD is the single source of truth for fields (docs/architecture.md): the mapping, the validator,
 the XML renderer and the hub all read these objects instead of keeping their own field lists, so a
 field added to the XSD reaches every stage at once.
 """

@@ -89,7 +89,7 @@ class HubClient:
         self.retries = retries
         self.backoff = backoff
         self._session = requests.Session()
-        # REQUESTS_CA_BUNDLE / CURL_CA_BUNDLE would otherwise silently replace `verify` (transfer.md §4),
+        # REQUESTS_CA_BUNDLE / CURL_CA_BUNDLE would otherwise replace `verify` (docs/protocol.md §12.4),
         # and proxy variables must not redirect the provincial link.
         self._session.trust_env = False
         self._tls = self.base_url.lower().startswith("https://")

@@ -90,7 +90,7 @@ class KeyType(ABC):
     def raw_public(self, public: PublicKey) -> bytes: ...
 
     def kid(self, public: PublicKey) -> str:
-        """``<prefix>:`` + b64url(SHA-256(raw public)[:12]) (transfer.md §3): stable, collision-safe."""
+        """``<prefix>:`` + b64url(SHA-256(raw public)[:12]) (docs/protocol.md §1): stable, collision-safe."""
         return f"{self.prefix}:{b64url(hashlib.sha256(self.raw_public(public)).digest()[:12])}"
 
     def default_params(self) -> KeyParams | None:

@@ -1,7 +1,7 @@
 """SM2 (GB/T 32918) through gmssl-pyx, and the byte encodings peers disagree on.
 
 gmssl-pyx is a C extension over GmSSL 3.2; the pure-Python ``gmssl`` package is never used (its nonces
-come from ``random`` and its decryption skips the C3 check, transfer.md §2). gmssl-pyx speaks one
+come from ``random`` and its decryption skips the C3 check, docs/protocol.md §12.2). gmssl-pyx speaks one
 encoding of each thing: DER ``SEQUENCE {r, s}`` signatures and DER ``SEQUENCE {x, y, C3, C2}`` (C1C3C2)
 ciphertexts. Other systems use raw r‖s, raw C1C3C2 or the legacy C1C2C3 order, so this module converts
 between them, parsing strictly (minimal DER, points on the curve, exact lengths) before anything reaches

@@ -45,7 +45,7 @@ class SM4GCM:
     """SM4-GCM with the AESGCM call shape; cryptography offers SM4 only through the streaming Cipher API.
 
     That API's decryptor hands out plaintext from ``update()`` before ``finalize()`` checks the tag
-    (transfer.md §1), so :meth:`decrypt` keeps the whole segment's plaintext local and returns it only
+    (docs/protocol.md §12.1), so :meth:`decrypt` keeps the whole segment's plaintext local and returns it only
     after ``finalize()`` has succeeded: one Cipher object per segment, used one-shot.
     """
 

@@ -2,7 +2,7 @@
 
 Both contexts are built here, by hand, for three reasons: requests cannot load an encrypted client key
 (there is no password argument), ``Session.verify`` is silently replaced by REQUESTS_CA_BUNDLE
-(transfer.md §4), and the policy — TLS 1.3 only, strict X.509 checks, a pinned CA — should be written
+(docs/protocol.md §12.4), and the policy — TLS 1.3 only, strict X.509 checks, a pinned CA — should be written
 once for the hub and the gateway alike.
 
 **Identity rule.** A client certificate names its sender by its subject common name (CN): exactly one

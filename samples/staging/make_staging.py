@@ -1,7 +1,7 @@
 """A stand-in 前置库 for the demo and the tests: a department's front-end staging database (SQLite).
 
 忻州市市场监督管理局's inspection system copies its 行政检查行为 records into the table ``jgxw_check_action``
-with the national 互联网+监管 exchange column names (standards.md §3.4; schemas/inspection_action.xsd). The
+with the national 互联网+监管 exchange column names (docs/standards.md §3.4; inspection_action.xsd). The
 system writes in batches, so several rows share one ``cd_time`` — the ties the connector's keyset must get
 through. ``change_row`` and ``delete_row`` do what the department's system does on a correction and on a
 withdrawal: rewrite the row in place with ``cd_operation`` u or d and a new ``cd_time``.

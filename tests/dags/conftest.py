@@ -1,7 +1,8 @@
 """Airflow for the DAG tests: a throw-away AIRFLOW_HOME on SQLite, migrated once per session.
 
 The environment must be set before anything imports airflow, hence module level. dag.test() needs the
-DAG files inside the configured dags folder (shared/reference/airflow3.md §0.3).
+DAG files inside the configured dags folder, else Airflow 3.3 raises "dag is not serialized"
+(apache/airflow#56657, #60860).
 """
 
 from __future__ import annotations

@@ -10,7 +10,7 @@ from gateway.ids.normalize import compact
 
 
 def _reference_check(body: str) -> str:
-    """standards.md §1.7, written independently of the module (A=10 … Z=35)."""
+    """docs/standards.md §1.7, written independently of the module (A=10 … Z=35)."""
     value = {**{str(d): d for d in range(10)}, **{chr(65 + i): 10 + i for i in range(26)}}
     remainder = 11 - sum(value[c] * w for c, w in zip(body, [3, 7, 9, 10, 5, 8, 4, 2], strict=True)) % 11
     return "X" if remainder == 10 else "0" if remainder == 11 else str(remainder)

@@ -9,7 +9,7 @@ from gateway.ids import orgcode, uscc
 from gateway.ids.errors import InvalidIdentifier, Reason
 from gateway.ids.normalize import compact
 
-# standards.md §1.5: all pass the GB 32100 check (and GB 11714 on positions 9–17).
+# docs/standards.md §1.5: all pass the GB 32100 check (and GB 11714 on positions 9–17).
 REAL = [
     "91350100M000100Y43",
     "91110000600037341L",

@@ -24,7 +24,7 @@ XMLLINT = Path("/usr/bin/xmllint")
 
 # Subjects: the GB 32100-2015 worked example (a 91 enterprise) and a real 92 个体工商户 code from
 # python-stdnum's test list. Authorities: synthetic 忻州 机关 codes (11 + 140900), with valid GB 11714 and
-# GB 32100 check characters, because no public Xinzhou USCC was found (standards.md §1.5).
+# GB 32100 check characters, because no public Xinzhou USCC was found (docs/standards.md §1.5).
 ENTERPRISE = "91350100M000100Y43"
 SOLE_TRADER = "92340621MA2UK3PJXE"
 MARKET_REGULATOR = "11140900MB19574292"  # 忻州市市场监督管理局 (synthetic)

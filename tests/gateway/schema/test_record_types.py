@@ -39,7 +39,7 @@ NOW = datetime(2026, 11, 28, 2, 0, tzinfo=UTC)
 ROW = "__row__"
 
 # Synthetic 忻州 codes with valid GB 11714 and GB 32100 check characters (no public Xinzhou USCC exists,
-# standards.md §1.5). 11… are 机关, 91… enterprises, 92… 个体工商户.
+# docs/standards.md §1.5). 11… are 机关, 91… enterprises, 92… 个体工商户.
 MARKET_REGULATOR = "11140900MB19574292"  # 忻州市市场监督管理局
 DEVELOPMENT_REFORM = "11140900MB1963X790"  # 忻州市发展和改革委员会
 INTERMEDIATE_COURT = "11140900MB19612091"  # 忻州市中级人民法院

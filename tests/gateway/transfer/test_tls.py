@@ -88,7 +88,7 @@ def _session(context: ssl.SSLContext) -> requests.Session:
 def test_the_pinned_ca_and_the_client_certificate_are_all_that_is_used(
     pki: Pki, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    # The environment names another CA bundle; requests would load it into the context (transfer.md §4).
+    # Another CA bundle in the environment: requests would load it into the context (docs/protocol.md §12.4).
     monkeypatch.setenv("REQUESTS_CA_BUNDLE", str(pki.other_ca.cert))
     monkeypatch.setenv("CURL_CA_BUNDLE", str(pki.other_ca.cert))
     context = client_context(ca=pki.ca.cert, cert=pki.client.cert, key=pki.client.key)
