@@ -40,8 +40,8 @@ from connectors.drop_folder import (
     Outcome,
     Pending,
     is_temporary,
-    mask_ids,
 )
+from gateway.ids.resident_id import mask_in_text
 from gateway.ingest import file_sha256, ingest_file, mark_archived
 from gateway.receipts import Receipt
 from gateway.settings import Settings
@@ -131,7 +131,7 @@ def process_file(settings: Settings, department: str, path: str) -> dict[str, ob
     folder = _folder(settings)
     listed = _find(folder, department, path)
     if listed is None:
-        shown = mask_ids(Path(path).name)
+        shown = mask_in_text(Path(path).name)
         log.warning("%s/%s is no longer waiting (taken by another run?)", department, shown)
         return {"department": department, "file": shown, "status": "gone"}
     check_database(settings)  # down: the run stops here, and the file has not been touched
@@ -342,7 +342,7 @@ def _transient_database_error(orig: BaseException | None) -> bool:
 
 
 def _redacted(text: str) -> str:
-    return mask_ids(_URL_PASSWORD.sub(r"\1:***@", _SQL_PARAMETERS.sub("[parameters: hidden]", text)))
+    return mask_in_text(_URL_PASSWORD.sub(r"\1:***@", _SQL_PARAMETERS.sub("[parameters: hidden]", text)))
 
 
 def log_summary(results: list[dict[str, object]]) -> dict[str, int]:

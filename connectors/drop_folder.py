@@ -44,10 +44,16 @@ import unicodedata
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Literal
+from typing import BinaryIO, Literal
 
-from gateway.ids.resident_id import mask
-from gateway.settings import PRIVATE_DIR, SHARED_DIR, SHARED_FILE, create_private_file, private_dir
+from gateway.ids.resident_id import mask_in_text
+from gateway.transfer.private_files import (
+    PRIVATE_DIR,
+    SHARED_DIR,
+    SHARED_FILE,
+    create_private_file,
+    private_dir,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -90,10 +96,6 @@ _WINDOWS_RESERVED = frozenset(
 _UNSAFE_CHARS = re.compile(r'[<>:"|?*/\\\uff0f\uff3c\u2215\u2044\u29f8]')
 _REMOVED_CATEGORIES = frozenset({"Cc", "Cf", "Cs", "Zl", "Zp"})
 _EXTENSION = re.compile(rf"\.[A-Za-z0-9]{{1,{MAX_EXTENSION_CHARS}}}$")
-# A resident ID number in a file name: 15 to 18 digits (full-width too: \d is Unicode), the last may be X.
-# Like gateway.ids' pattern for values, but a letter before the number does not hide it: file names glue
-# them to words ("sfz140902198503121234.csv").
-_ID_IN_NAME = re.compile(r"(?<!\d)\d{14,17}[\dXxＸｘ](?!\d)")
 
 
 @dataclass(frozen=True)
@@ -572,15 +574,9 @@ def display_name(raw: str) -> str:
     return "".join(char for char in text if unicodedata.category(char) not in _REMOVED_CATEGORIES)
 
 
-def mask_ids(text: str) -> str:
-    """``text`` with every resident-ID-shaped number masked as gateway.ids.resident_id.mask does
-    (110105********002X), so that a name can go into receipts, archive names and logs."""
-    return _ID_IN_NAME.sub(lambda match: mask(match.group(0)), text)
-
-
 def shown_name(raw: str) -> str:
     """The only form in which a name from an inbox is ever shown: :func:`display_name`, IDs masked."""
-    return mask_ids(display_name(raw))
+    return mask_in_text(display_name(raw))
 
 
 def _pending(path: Path, name: str, info: os.stat_result, kind: Kind, *, claimed: bool = False) -> Pending:
@@ -626,18 +622,27 @@ def _has_inode(folder: Path, info: os.stat_result) -> bool:
 
 def _copy_over(descriptor: int, target: Path) -> None:
     """Replace ``target`` by a copy, mode 0640 and ours, of what ``descriptor`` reads."""
-    copy = target.with_name(f"{COPY_PREFIX}{secrets.token_hex(4)}")
-    out = create_private_file(copy, SHARED_FILE)
+
+    def copy(stream: BinaryIO) -> None:
+        os.lseek(descriptor, 0, os.SEEK_SET)
+        while chunk := os.read(descriptor, 1 << 20):
+            stream.write(chunk)
+
+    _replace_with(target, target.with_name(f"{COPY_PREFIX}{secrets.token_hex(4)}"), copy)
+
+
+def _replace_with(target: Path, temporary: Path, write: Callable[[BinaryIO], object]) -> None:
+    """Write ``temporary`` (0640, ours), make it durable, and rename it over ``target``; nothing is left
+    behind if any step fails."""
+    descriptor = create_private_file(temporary, SHARED_FILE)
     try:
-        with os.fdopen(out, "wb") as stream:
-            os.lseek(descriptor, 0, os.SEEK_SET)
-            while chunk := os.read(descriptor, 1 << 20):
-                stream.write(chunk)
+        with os.fdopen(descriptor, "wb") as stream:
+            write(stream)
             stream.flush()
             os.fsync(stream.fileno())
-        os.replace(copy, target)
+        os.replace(temporary, target)
     except BaseException:
-        copy.unlink(missing_ok=True)
+        temporary.unlink(missing_ok=True)
         raise
 
 
@@ -677,17 +682,9 @@ def _digest(path: Path) -> str:
 
 def _write_atomically(path: Path, data: bytes) -> None:
     """Receipts are read by the department through the share's group: 0640, whatever the umask."""
-    temporary = path.with_name(f".{path.name}.{secrets.token_hex(4)}.tmp")
-    descriptor = create_private_file(temporary, SHARED_FILE)
-    try:
-        with os.fdopen(descriptor, "wb") as stream:
-            stream.write(data)
-            stream.flush()
-            os.fsync(stream.fileno())
-        os.replace(temporary, path)
-    except BaseException:
-        temporary.unlink(missing_ok=True)
-        raise
+    _replace_with(
+        path, path.with_name(f".{path.name}.{secrets.token_hex(4)}.tmp"), lambda out: out.write(data)
+    )
 
 
 def _fsync_directory(folder: Path) -> None:

@@ -40,10 +40,11 @@ from gateway.receipts import MAX_ERRORS, Receipt
 from gateway.row_errors import RowError
 from gateway.schema import load_record_types
 from gateway.schema.model import RecordType
-from gateway.settings import Settings, create_private_file, private_dir
+from gateway.settings import Settings
 from gateway.store.db import engine_for, migrate
 from gateway.store.records import Prepared, StoreCounts, prepare, store_batch
-from gateway.store.tables import audit, source_file
+from gateway.store.tables import audit, rows_of_file, source_file
+from gateway.transfer.private_files import create_private_file, private_dir
 from gateway.validation import Validated, validate
 
 log = logging.getLogger(__name__)
@@ -60,14 +61,13 @@ EARLY_STOP_MIN_BAD_ROWS = 1000
 """Bad rows before an early stop is considered: a small file is read to its end and every error listed."""
 
 
-def _rejection_certain(source: object, bad_rows: int, rows: int, threshold: float) -> bool:
+def _rejection_certain(source: RowSource, bad_rows: int, rows: int, threshold: float) -> bool:
     """Whether the file is rejected whatever its unread rows hold: even if all of them were good, the share
     of bad rows would stay above the threshold. The source bounds how many good rows can still come
     (gateway.intake.source.SourceFile.max_good_rows); without a bound the file is read to its end."""
-    bound = getattr(source, "max_good_rows", None)
-    if bound is None or bad_rows < EARLY_STOP_MIN_BAD_ROWS:
+    if bad_rows < EARLY_STOP_MIN_BAD_ROWS:
         return False
-    most_good = bound(bad_rows)
+    most_good = source.max_good_rows(bad_rows)
     if most_good is None:
         return False
     return bad_rows / (max(most_good, rows - bad_rows) + bad_rows) > threshold
@@ -120,11 +120,7 @@ def _previous(conn: Connection, department: str, sha256: str) -> list[dict[str, 
             source_file.c.archived_at,
             source_file.c.part,
         )
-        .where(
-            source_file.c.kind == "file",
-            source_file.c.department == department,
-            source_file.c.sha256 == sha256,
-        )
+        .where(rows_of_file(department, sha256))
         .order_by(source_file.c.id)
     ).all()
     return [row._asdict() for row in rows]
@@ -375,6 +371,10 @@ class RowSource(Protocol):
     """The reader's errors for the rows of the batch just yielded (row, message)."""
 
     def batches(self, batch_rows: int = ...) -> Iterator[pa.RecordBatch]: ...
+
+    def max_good_rows(self, bad_rows: int) -> int | None:
+        """At most how many good rows the source can hold, given ``bad_rows`` bad ones; None: unknown."""
+        ...
 
 
 class _Errors:
@@ -724,11 +724,7 @@ def mark_archived(settings: Settings, source_file_id: int, archived_path: Path) 
         ).one()
         conn.execute(
             update(source_file)
-            .where(
-                source_file.c.kind == "file",
-                source_file.c.department == key.department,
-                source_file.c.sha256 == key.sha256,
-            )
+            .where(rows_of_file(key.department, key.sha256))
             .values(archived_path=str(archived_path), archived_at=_now())
         )
 

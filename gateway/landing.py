@@ -31,9 +31,10 @@ from gateway.mapping.engine import UnknownHeaders, plan_for
 from gateway.mapping.spec import MappingError, MappingSpec, load_mappings
 from gateway.receipts import Receipt
 from gateway.schema import load_record_types
-from gateway.settings import Settings, create_private_file, private_dir
+from gateway.settings import Settings
 from gateway.store.db import engine_for
 from gateway.store.tables import source_cursor, source_file
+from gateway.transfer.private_files import create_private_file, private_dir
 
 log = logging.getLogger(__name__)
 HEADERS_KEY = b"gateway.headers"
@@ -223,7 +224,6 @@ class LandedSource:
     path: Path
     format: str = "parquet"
     encoding: str | None = None
-    row_errors: list[tuple[int, str]] = field(default_factory=list)
     batch_errors: list[tuple[int, str]] = field(default_factory=list)  # a landed unit has no reader errors
 
     @property
@@ -233,6 +233,10 @@ class LandedSource:
 
     def batches(self, batch_rows: int = BATCH_ROWS) -> Iterator[pa.RecordBatch]:
         yield from pq.ParquetFile(self.path).iter_batches(batch_size=batch_rows)
+
+    def max_good_rows(self, bad_rows: int) -> int | None:
+        """Pulled data is read to its end (RowSource): no early stop."""
+        return None
 
 
 def pending_units(settings: Settings, source_id: str | None = None) -> list[int]:

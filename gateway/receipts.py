@@ -79,6 +79,19 @@ class Receipt:
         self.error_count = len(errors)
         self.errors = [e.as_dict() for e in errors[:MAX_ERRORS]]
 
+    def fresh(self, **changes: object) -> Receipt:
+        """A new receipt for the same file (the same sender, name, bytes and time), nothing counted yet:
+        a workbook's part, or the receipt composed from its parts."""
+        return Receipt(
+            department=self.department,
+            file=self.file,
+            sha256=self.sha256,
+            size=self.size,
+            received_at=self.received_at,
+            format=self.format,
+            **changes,  # type: ignore[arg-type]
+        )
+
     def fail(self, code: str, message: str) -> None:
         self.status = "rejected"
         self.file_error = {"code": code, "message": message}

@@ -21,14 +21,14 @@ from sqlalchemy import Engine, update
 
 from gateway.ingest import IngestResult, process_rows, record_rejection
 from gateway.intake.source import WorkbookFile
-from gateway.intake.workbook import spans_in_row
+from gateway.intake.workbook import header_spans
 from gateway.mapping.engine import UnknownHeaders
-from gateway.mapping.header_rows import locate_header
+from gateway.mapping.header_rows import header_note, locate_header
 from gateway.mapping.spec import MappingSpec, choose_specs
 from gateway.receipts import MAX_ERRORS, Receipt
 from gateway.schema.model import RecordType
 from gateway.settings import Settings
-from gateway.store.tables import source_file
+from gateway.store.tables import rows_of_file, source_file
 
 log = logging.getLogger(__name__)
 _COUNTS = ("rows", "accepted", "rejected", "new", "updated", "unchanged", "queued", "withdrawn", "skipped")
@@ -72,31 +72,16 @@ def ingest_workbook(
         if done and sheet.name in done:
             parts.append(done[sheet.name])
             continue
-        part = Receipt(
-            department=base.department,
-            file=base.file,
-            sha256=base.sha256,
-            size=base.size,
-            received_at=base.received_at,
-            format=book.format,
-            sheet=sheet.name,
-        )
-        spans = {row: spans_in_row(sheet.merged, row) for row, _ in sheet.preamble}
-        shifted = {
-            row: [(a - sheet.first_column, b - sheet.first_column) for a, b in s] for row, s in spans.items()
-        }
+        part = base.fresh(sheet=sheet.name)
         try:
-            choice = locate_header(sheet.preamble, candidates, record_types, source, shifted)
+            choice = locate_header(sheet.preamble, candidates, record_types, source, header_spans(sheet))
         except UnknownHeaders as exc:
             part.fail("E_HEADERS", f"工作表「{sheet.name}」：{exc.message}")
             result = record_rejection(engine, part, now, part=sheet.name)
         else:
             part.header_row, part.header_rows = choice.row, choice.depth
-            if choice.row > 1 or choice.depth > 1:
-                rows = f"第 {choice.row} 行" + (f"至第 {choice.row + 1} 行" if choice.depth > 1 else "")
-                part.warnings.append(
-                    f"表头位于{rows}" + ("，其上方的标题等内容未作为数据" if choice.row > 1 else "")
-                )
+            if note := header_note(choice):
+                part.warnings.append(note)
             with book.open_sheet(
                 sheet.name, header_row=choice.row, headers=choice.headers, depth=choice.depth
             ) as source_sheet:
@@ -111,11 +96,7 @@ def ingest_workbook(
         with engine.begin() as conn:  # every part's row now answers for the whole file
             conn.execute(
                 update(source_file)
-                .where(
-                    source_file.c.kind == "file",
-                    source_file.c.department == base.department,
-                    source_file.c.sha256 == base.sha256,
-                )
+                .where(rows_of_file(base.department, base.sha256))
                 .values(receipt=receipt.to_json().decode())
             )
     if not parts:
@@ -126,14 +107,7 @@ def ingest_workbook(
 
 def compose(base: Receipt, parts: Sequence[Receipt], skipped: list[dict[str, str]]) -> Receipt:
     """The file's receipt: the parts' counts added up, their errors and skipped rows named by sheet."""
-    receipt = Receipt(
-        department=base.department,
-        file=base.file,
-        sha256=base.sha256,
-        size=base.size,
-        received_at=base.received_at,
-        format=base.format,
-    )
+    receipt = base.fresh()
     receipt.skipped_sheets = skipped
     receipt.parts = [_summary(part) for part in parts]
     for key in _COUNTS:

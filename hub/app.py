@@ -23,6 +23,7 @@ from starlette.concurrency import run_in_threadpool
 
 from gateway.transfer import Manifest, TransferError
 from gateway.transfer.manifest import MAX_MANIFEST_SIZE
+from gateway.transfer.private_files import open_private, private_dir
 from gateway.transfer.protocol import (
     BATCHES_PATH,
     HEALTH_PATH,
@@ -38,7 +39,6 @@ from hub.db import open_engine
 from hub.intake import Answer, Intake
 from hub.keys import HubKeys
 from hub.settings import Settings
-from hub.storage import open_private, private_dir
 from hub.validate import BatchValidator
 
 log = logging.getLogger(__name__)
@@ -200,7 +200,9 @@ def api() -> FastAPI:
 
 def create_app(settings: Settings, *, validator: BatchValidator | None = None) -> FastAPI:
     for directory in (settings.home, settings.received_dir, settings.tmp_dir):
-        private_dir(directory)  # what is received holds personal data: 0700, files 0600 (hub/storage.py)
+        private_dir(
+            directory
+        )  # what is received holds personal data: 0700, files 0600 (gateway/transfer/private_files.py)
     for leftover in settings.tmp_dir.iterdir():  # spooled bodies of a previous run that died mid-request
         leftover.unlink()
     keys = HubKeys(settings.keys, suites=settings.allowed_suites)

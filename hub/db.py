@@ -27,7 +27,7 @@ from sqlalchemy import (
     event,
 )
 
-from hub.storage import private_database
+from gateway.transfer.private_files import private_database
 
 metadata = MetaData()
 

@@ -44,6 +44,7 @@ from gateway.transfer import (
     verify_manifest,
 )
 from gateway.transfer.manifest import MAX_MANIFEST_SIZE
+from gateway.transfer.private_files import open_private, private_dir
 from gateway.transfer.protocol import (
     IDEMPOTENCY_HEADER,
     MANIFEST_HEADER,
@@ -55,7 +56,6 @@ from hub.db import batch, record, sender_state
 from hub.faults import crash_point
 from hub.keys import HubKeys
 from hub.settings import Settings
-from hub.storage import open_private, private_dir
 from hub.validate import BatchValidator, Verdict
 
 log = logging.getLogger(__name__)

@@ -52,11 +52,12 @@ CHECK_CHARS = "10X98765432"
 LEGACY_CENTURY = 1900
 
 _DIGITS = frozenset("0123456789")
-# Anything shaped like an ID number, valid or mistyped: 15 to 18 characters, digits but for a last X or
-# other character (14090219850312123Y), not inside a longer code. Masking a registration number or an
-# all-digit USCC that happens to share the shape costs a receipt reader little; letting a citizen's number
-# out costs far more.
-_ID_LIKE = re.compile(r"(?<![0-9A-Za-z])[0-9]{14,17}[0-9A-Za-z](?![0-9A-Za-z])")
+# Anything shaped like an ID number, valid or mistyped: 15 to 18 characters, digits (full-width too: \d is
+# Unicode) but for a last X or other letter (14090219850312123Y), not inside a longer number. A letter before
+# it does not hide it: file names glue numbers to words ("sfz140902198503121234.csv"). Masking a registration
+# number or an all-digit USCC that happens to share the shape costs a receipt reader little; letting a
+# citizen's number out costs far more.
+_ID_LIKE = re.compile(r"(?<!\d)\d{14,17}[\dA-Za-zＸｘ](?![\dA-Za-z])")
 
 Problem = tuple[Reason, dict[str, object]]
 

@@ -30,7 +30,7 @@ from gateway.intake.errors import ReadError, RowError
 from gateway.intake.json_rows import JsonRows
 from gateway.intake.limits import DEFAULT_LIMITS, ReadLimits
 from gateway.intake.shape import ROW_COLUMN, output_schema, rebatch, shape_batch
-from gateway.intake.workbook import SheetSurvey, open_workbook, survey
+from gateway.intake.workbook import SheetSurvey, load_sheet, open_workbook, survey
 from gateway.intake.xlsx_rows import XlsxRows
 from gateway.intake.xml_rows import XmlRows
 
@@ -319,15 +319,19 @@ class WorkbookFile:
     _limits: ReadLimits = field(repr=False)
 
     def open_sheet(self, name: str, *, header_row: int, headers: list[str], depth: int) -> SourceFile:
+        """The sheet below its header, read from the load the survey made (handed over once, so memory is
+        freed as each sheet is done), or loaded again if it was handed over already."""
+        index = next(i for i, sheet in enumerate(self.sheets) if sheet.name == name)
+        loaded = self.sheets[index].loaded or load_sheet(self._workbook, name, self.path.name, self._limits)
+        self.sheets[index] = replace(self.sheets[index], loaded=None)
         reader = XlsxRows.for_sheet(
             self.path,
             self.path.name,
             self._workbook,
-            name,
+            loaded,
             header_row=header_row,
             headers=headers,
             header_depth=depth,
-            limits=self._limits,
             file_format=self.format,
         )
         return SourceFile(

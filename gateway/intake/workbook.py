@@ -19,7 +19,7 @@ from __future__ import annotations
 import re
 import struct
 import zipfile
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from itertools import islice
 from pathlib import Path
@@ -68,6 +68,8 @@ class SheetSurvey:
     """Merged ranges, ((first row, first column), (last row, last column)), 0-based from A1."""
     first_column: int = 0
     """0-based sheet column of the preamble's first cell (the used range may start right of A)."""
+    loaded: CalamineSheet | None = field(default=None, repr=False, compare=False)
+    """The sheet as calamine loaded it for the survey, kept so that reading it does not load it again."""
 
 
 def open_workbook(path: Path, display: str, limits: ReadLimits, file_format: str) -> CalamineWorkbook:
@@ -177,7 +179,7 @@ def _survey_sheet(workbook: CalamineWorkbook, name: str, display: str, limits: R
     if not preamble:
         return SheetSurvey(name, "空工作表")
     merged = [((a, b), (c, d)) for (a, b), (c, d) in (sheet.merged_cell_ranges or [])]
-    return SheetSurvey(name, None, preamble, merged, sheet.start[1])
+    return SheetSurvey(name, None, preamble, merged, sheet.start[1], sheet)
 
 
 def call(display: str, action: Callable[[], T]) -> T:
@@ -203,8 +205,15 @@ def _corrupt(display: str, exc: BaseException) -> ReadError:
     return ReadError("E_CORRUPT", f"文件“{display}”无法作为电子表格读取（{exc}），文件可能已损坏")
 
 
-def spans_in_row(
-    merged: Sequence[tuple[tuple[int, int], tuple[int, int]]], row: int
-) -> list[tuple[int, int]]:
-    """The column ranges (0-based, inclusive) of merged cells that start on spreadsheet row ``row``."""
-    return [(first[1], last[1]) for first, last in merged if first[0] + 1 == row and last[1] > first[1]]
+def header_spans(sheet: SheetSurvey) -> dict[int, list[tuple[int, int]]]:
+    """Per preamble row, the column ranges of the merged cells that start on it and span several columns,
+    counted like the row's cells (from the first column the sheet's rows hold), inclusive."""
+    offset = sheet.first_column
+    return {
+        row: [
+            (first[1] - offset, last[1] - offset)
+            for first, last in sheet.merged
+            if first[0] + 1 == row and last[1] > first[1]
+        ]
+        for row, _cells in sheet.preamble
+    }

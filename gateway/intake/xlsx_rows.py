@@ -57,20 +57,19 @@ class XlsxRows:
         path: Path,
         display: str,
         workbook: CalamineWorkbook,
-        sheet_name: str,
+        loaded: CalamineSheet,
         *,
         header_row: int,
         headers: list[str],
         header_depth: int,
-        limits: ReadLimits,
         file_format: str,
     ) -> XlsxRows:
-        """The rows below a header found by the caller; the workbook is the caller's to close."""
-        loaded = load_sheet(workbook, sheet_name, display, limits)
+        """The rows of a sheet already loaded, below a header found by the caller; the workbook is the
+        caller's to close."""
         return cls(
             path=path,
             display=display,
-            sheet_name=sheet_name,
+            sheet_name=loaded.name,
             headers=headers,
             header_row=header_row,
             first_column=loaded.start[1] if loaded.start is not None else 0,

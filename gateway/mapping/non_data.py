@@ -93,6 +93,10 @@ def _trimmed(column: pa.Array) -> pa.Array:
     return pc.if_else(pc.equal(text, ""), pa.scalar(None, pa.string()), text)
 
 
+def _either(patterns: Sequence[str]) -> str | None:
+    return "|".join(f"(?:{pattern})" for pattern in patterns) if patterns else None
+
+
 def _any(masks: Sequence[pa.Array], length: int) -> np.ndarray:
     out = np.zeros(length, dtype=bool)
     for mask in masks:
@@ -114,8 +118,10 @@ def split_non_data(
     first = pc.coalesce(*cells)
     kinds = np.full(n, -1, dtype=np.int64)
     for index, (_kind, rule) in enumerate(rules):
-        hit = _any([pc.match_substring_regex(c, p) for p in rule.any_cell for c in cells], n)
-        hit |= _any([pc.match_substring_regex(first, p) for p in rule.first_cell], n)
+        # One alternation per kind of rule: each column is scanned once, not once per pattern.
+        any_cell, first_cell = _either(rule.any_cell), _either(rule.first_cell)
+        hit = _any([pc.match_substring_regex(c, any_cell) for c in cells] if any_cell else [], n)
+        hit |= _any([pc.match_substring_regex(first, first_cell)] if first_cell else [], n)
         if rule.every_cell is not None:
             every = np.ones(n, dtype=bool)
             for column in cells:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-import os
 from collections.abc import Iterator
 from contextlib import contextmanager
 from functools import cache
@@ -15,7 +14,7 @@ from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy import Connection, Engine, create_engine, event
 
-from gateway.settings import PRIVATE_FILE, create_private_file, private_dir, tighten
+from gateway.transfer.private_files import private_database
 
 log = logging.getLogger(__name__)
 MIGRATIONS = Path(__file__).with_name("migrations")
@@ -43,12 +42,7 @@ def _private_sqlite_file(location: str) -> None:
     name = location.split("?", 1)[0]
     if not name or name == ":memory:":
         return
-    path = Path(name)
-    private_dir(path.parent, tighten_existing=False)  # made 0700 if missing; an existing folder may be shared
-    try:
-        os.close(create_private_file(path))
-    except FileExistsError:
-        tighten(path, PRIVATE_FILE)
+    private_database(Path(name), tighten_folder=False)
 
 
 @cache

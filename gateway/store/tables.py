@@ -11,6 +11,7 @@ from sqlalchemy import (
     BigInteger,
     Boolean,
     Column,
+    ColumnElement,
     DateTime,
     ForeignKey,
     Index,
@@ -20,6 +21,7 @@ from sqlalchemy import (
     Table,
     Text,
     UniqueConstraint,
+    and_,
     false,
     text,
 )
@@ -75,6 +77,14 @@ Index(
     sqlite_where=_FILES,
     postgresql_where=_FILES,
 )
+
+
+def rows_of_file(department: str, sha256: str) -> ColumnElement[bool]:
+    """The rows of a dropped file with these bytes: one, or one per sheet of a workbook."""
+    return and_(
+        source_file.c.kind == "file", source_file.c.department == department, source_file.c.sha256 == sha256
+    )
+
 
 # The entity registry: market entities keyed by USCC, with the legacy codes that also identify them.
 entity = Table(

@@ -24,6 +24,7 @@ from gateway.transfer.keytypes import (
     LocalSigner,
     PrivateKey,
 )
+from gateway.transfer.private_files import open_private, private_dir
 
 GATEWAY_PASSPHRASE_ENV = "GATEWAY_KEY_PASSPHRASE"
 HUB_PASSPHRASE_ENV = "HUB_KEY_PASSPHRASE"
@@ -108,10 +109,9 @@ class KeyStore:
                 code="passphrase_required",
             )
         data = entry.key_type.dump_private(key, passphrase, self.kdf_rounds)
-        path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-        # O_EXCL: never overwrite an existing private key; 0600 from creation, not chmod'ed afterwards.
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        with os.fdopen(fd, "wb") as fh:
+        private_dir(path.parent)
+        # Exclusive: never overwrite an existing private key; 0600 from creation, whatever the umask.
+        with open_private(path) as fh:
             fh.write(data)
         return path
 

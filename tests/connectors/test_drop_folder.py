@@ -19,11 +19,11 @@ from connectors.drop_folder import (
     Pending,
     display_name,
     is_temporary,
-    mask_ids,
     safe_name,
     shown_name,
 )
 from gateway.ids.resident_id import calc_check, mask
+from gateway.ids.resident_id import mask_in_text as mask_ids
 
 LATER = 3600.0
 
