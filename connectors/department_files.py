@@ -43,7 +43,7 @@ from connectors.drop_folder import (
 )
 from gateway.ids.resident_id import mask_in_text
 from gateway.ingest import file_sha256, ingest_file, mark_archived
-from gateway.receipts import Receipt
+from gateway.receipts import IntakeReceipt
 from gateway.settings import Settings
 from gateway.store.db import engine_for
 
@@ -244,11 +244,11 @@ def _refuse_entry(
 
 def _refusal(
     settings: Settings, department: str, claimed: Pending, code: str, message: str, *, read: bool = True
-) -> Receipt:
+) -> IntakeReceipt:
     """A rejected receipt for a file refused before the pipeline. ``read``: whether the claimed entry is a
     regular file of ours whose sha256 and size identify it for the department (a link is never read)."""
     sha256, size = file_sha256(claimed.path) if read else ("", 0)
-    receipt = Receipt(
+    receipt = IntakeReceipt(
         department=department,
         file=claimed.name,
         sha256=sha256,
@@ -259,7 +259,7 @@ def _refusal(
     return receipt
 
 
-def _internal_failure(settings: Settings, department: str, claimed: Pending, exc: Exception) -> Receipt:
+def _internal_failure(settings: Settings, department: str, claimed: Pending, exc: Exception) -> IntakeReceipt:
     """The last resort: the department learns that the gateway, not its file, failed; engineers get the
     traceback in the log (IDs masked, SQL parameters and URL passwords removed), matched by the reference."""
     sha256, _ = file_sha256(claimed.path)
@@ -296,7 +296,7 @@ def _temporary_reason(name: str) -> str:
     )
 
 
-def _summary(department: str, name: str, receipt: Receipt, archived: Path) -> dict[str, object]:
+def _summary(department: str, name: str, receipt: IntakeReceipt, archived: Path) -> dict[str, object]:
     return {
         "department": department,
         "file": name,

@@ -142,7 +142,7 @@ def deliver() -> None:
 @queue_app.command("list")
 def queue_list(limit: Annotated[int, typer.Option(help="Show at most this many.")] = 50) -> None:
     """Records that could not be attached to a market entity, oldest first."""
-    from gateway.queue import waiting
+    from gateway.resolution_queue import waiting
 
     rows = waiting(_settings(), limit)
     table = Table("id", "record type", "natural key", "subject", "since", "reason")
@@ -169,7 +169,7 @@ def queue_resolve(
     by: Annotated[str, typer.Option(help="Who resolved it (kept in the audit trail).")] = "cli",
 ) -> None:
     """Attach a waiting record to an entity; its current version then flows on to the hub."""
-    from gateway.queue import ResolveError, resolve
+    from gateway.resolution_queue import ResolveError, resolve
 
     try:
         item = resolve(_settings(), queue_id, uscc, by=by, name=name)

@@ -36,7 +36,7 @@ from gateway.mapping.engine import Plan, UnknownHeaders, apply_plan, plan_by_id,
 from gateway.mapping.header_rows import header_note, locate_header
 from gateway.mapping.non_data import KindRule, SkippedRow, load_row_rules, split_non_data
 from gateway.mapping.spec import MappingError, MappingSpec, choose_specs, load_mappings
-from gateway.receipts import MAX_ERRORS, Receipt
+from gateway.receipts import MAX_ERRORS, IntakeReceipt
 from gateway.row_errors import RowError
 from gateway.schema import load_record_types
 from gateway.schema.model import RecordType
@@ -73,7 +73,7 @@ def _rejection_certain(source: RowSource, bad_rows: int, rows: int, threshold: f
     return bad_rows / (max(most_good, rows - bad_rows) + bad_rows) > threshold
 
 
-def _stop_early(receipt: Receipt, errors: _Errors, threshold: float) -> None:
+def _stop_early(receipt: IntakeReceipt, errors: _Errors, threshold: float) -> None:
     receipt.rejected, receipt.accepted = errors.bad_rows, receipt.rows - errors.bad_rows
     receipt.set_errors(errors.kept)
     receipt.error_count = errors.count
@@ -86,7 +86,7 @@ def _stop_early(receipt: Receipt, errors: _Errors, threshold: float) -> None:
 
 @dataclass(frozen=True)
 class IngestResult:
-    receipt: Receipt
+    receipt: IntakeReceipt
     outcome: str  # processed | rejected: which folder the file belongs in
     source_file_id: int | None
     replayed: bool = False  # the receipt comes from an earlier run (duplicate or crash recovery)
@@ -106,7 +106,7 @@ def _now() -> datetime:
     return datetime.now(UTC).replace(microsecond=0)
 
 
-def _outcome(receipt: Receipt) -> str:
+def _outcome(receipt: IntakeReceipt) -> str:
     return "rejected" if receipt.status == "rejected" else "processed"
 
 
@@ -126,12 +126,12 @@ def _previous(conn: Connection, department: str, sha256: str) -> list[dict[str, 
     return [row._asdict() for row in rows]
 
 
-def _unfinished_parts(previous: list[dict[str, object]]) -> dict[str, Receipt] | None:
+def _unfinished_parts(previous: list[dict[str, object]]) -> dict[str, IntakeReceipt] | None:
     """A workbook an interrupted run left half done: the parts it stored (sheet → receipt), or None when
     ``previous`` is a finished file. Finished workbooks carry the composed receipt (with ``parts``)."""
     if not previous or all(row["part"] == "" for row in previous) or previous[0]["archived_at"] is not None:
         return None
-    receipts = {str(row["part"]): Receipt.from_json(str(row["receipt"])) for row in previous}
+    receipts = {str(row["part"]): IntakeReceipt.from_json(str(row["receipt"])) for row in previous}
     if any(receipt.parts for receipt in receipts.values()):
         return None
     return receipts
@@ -142,10 +142,10 @@ def _replay(
 ) -> IngestResult:
     """Same content again. Not yet archived: a crash after commit, so re-issue the original receipt.
     Archived: a genuine duplicate drop, answered with a receipt that says so and stores nothing."""
-    original = Receipt.from_json(str(previous["receipt"]))
+    original = IntakeReceipt.from_json(str(previous["receipt"]))
     if previous["archived_at"] is None:
         return IngestResult(original, _outcome(original), int(previous["id"]), replayed=True)  # type: ignore[call-overload]
-    duplicate = Receipt(
+    duplicate = IntakeReceipt(
         department=original.department,
         file=display_name,
         sha256=original.sha256,
@@ -269,7 +269,7 @@ def _ingest(
         log.info("%s/%s: same content as an earlier file (sha256 %s…)", department, display_name, sha256[:12])
         return _replay(settings, previous[0], display_name, now)
 
-    receipt = Receipt(
+    receipt = IntakeReceipt(
         department=department,
         file=display_name,
         sha256=sha256,
@@ -492,7 +492,7 @@ def process_rows(
     engine: Engine,
     source: RowSource,
     plan: Plan,
-    receipt: Receipt,
+    receipt: IntakeReceipt,
     now: datetime,
     *,
     land: bool,
@@ -638,7 +638,7 @@ def process_rows(
 
 
 def record_rejection(
-    engine: Engine, receipt: Receipt, now: datetime, unit_id: int | None = None, part: str = ""
+    engine: Engine, receipt: IntakeReceipt, now: datetime, unit_id: int | None = None, part: str = ""
 ) -> IngestResult:
     """A rejected file is remembered too, so the same broken bytes dropped again get the same answer.
     A rejected landed unit keeps its row (and its raw rows), so it can be processed again later."""
@@ -683,7 +683,7 @@ def record_rejection(
     return IngestResult(receipt, "rejected", file_id)
 
 
-def _audit(conn: Connection, now: datetime, action: str, subject_id: str, receipt: Receipt) -> None:
+def _audit(conn: Connection, now: datetime, action: str, subject_id: str, receipt: IntakeReceipt) -> None:
     detail = {
         k: getattr(receipt, k)
         for k in (

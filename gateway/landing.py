@@ -29,7 +29,7 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from gateway.ingest import BATCH_ROWS, IngestResult, process_rows, record_rejection
 from gateway.mapping.engine import UnknownHeaders, plan_for
 from gateway.mapping.spec import MappingError, MappingSpec, load_mappings
-from gateway.receipts import Receipt
+from gateway.receipts import IntakeReceipt
 from gateway.schema import load_record_types
 from gateway.settings import Settings
 from gateway.store.db import engine_for
@@ -253,7 +253,7 @@ def process_landed(settings: Settings, unit_id: int) -> IngestResult:
     with engine.connect() as conn:
         unit = conn.execute(select(source_file).where(source_file.c.id == unit_id)).one()._asdict()
     now = datetime.now(UTC).replace(microsecond=0)
-    receipt = Receipt(
+    receipt = IntakeReceipt(
         department=unit["department"],
         file=unit["file_name"],
         sha256=unit["sha256"],

@@ -28,7 +28,7 @@ REPLACEMENT = "\ufffd"
 
 
 @dataclass
-class Receipt:
+class IntakeReceipt:
     department: str
     file: str
     sha256: str
@@ -79,10 +79,10 @@ class Receipt:
         self.error_count = len(errors)
         self.errors = [e.as_dict() for e in errors[:MAX_ERRORS]]
 
-    def fresh(self, **changes: object) -> Receipt:
+    def fresh(self, **changes: object) -> IntakeReceipt:
         """A new receipt for the same file (the same sender, name, bytes and time), nothing counted yet:
         a workbook's part, or the receipt composed from its parts."""
-        return Receipt(
+        return IntakeReceipt(
             department=self.department,
             file=self.file,
             sha256=self.sha256,
@@ -106,7 +106,7 @@ class Receipt:
         return json.dumps(data, ensure_ascii=False, indent=2).encode()
 
     @classmethod
-    def from_json(cls, raw: str | bytes) -> Receipt:
+    def from_json(cls, raw: str | bytes) -> IntakeReceipt:
         return cls(**json.loads(raw))
 
     def to_csv(self) -> bytes:
@@ -228,7 +228,7 @@ class Receipt:
         return self.replaced_characters + sum(_count_unwritable(getattr(self, f.name)) for f in fields(self))
 
     def files(self) -> dict[str, bytes]:
-        """Receipt files by suffix, as the drop folder writes them next to the archived file."""
+        """IntakeReceipt files by suffix, as the drop folder writes them next to the archived file."""
         return {
             ".receipt.json": self.to_json(),
             ".receipt.csv": self.to_csv(),

@@ -25,7 +25,7 @@ from gateway.intake.workbook import header_spans
 from gateway.mapping.engine import UnknownHeaders
 from gateway.mapping.header_rows import header_note, locate_header
 from gateway.mapping.spec import MappingSpec, choose_specs
-from gateway.receipts import MAX_ERRORS, Receipt
+from gateway.receipts import MAX_ERRORS, IntakeReceipt
 from gateway.schema.model import RecordType
 from gateway.settings import Settings
 from gateway.store.tables import rows_of_file, source_file
@@ -50,19 +50,19 @@ def ingest_workbook(
     settings: Settings,
     engine: Engine,
     book: WorkbookFile,
-    base: Receipt,
+    base: IntakeReceipt,
     specs: Mapping[str, MappingSpec],
     record_types: Mapping[str, RecordType],
     now: datetime,
     *,
     land: bool,
     mapping_id: str | None = None,
-    done: Mapping[str, Receipt] | None = None,
+    done: Mapping[str, IntakeReceipt] | None = None,
 ) -> IngestResult:
     """Every sheet of ``book``; ``done``: parts an interrupted run already stored (sheet → their receipt)."""
     base.format = book.format
     candidates, source = choose_specs(specs, base.department, mapping_id)
-    parts: list[Receipt] = []
+    parts: list[IntakeReceipt] = []
     skipped: list[dict[str, str]] = []
     ids: list[int] = []
     for sheet in book.sheets:
@@ -105,7 +105,9 @@ def ingest_workbook(
     return IngestResult(receipt, "rejected" if receipt.status == "rejected" else "processed", first)
 
 
-def compose(base: Receipt, parts: Sequence[Receipt], skipped: list[dict[str, str]]) -> Receipt:
+def compose(
+    base: IntakeReceipt, parts: Sequence[IntakeReceipt], skipped: list[dict[str, str]]
+) -> IntakeReceipt:
     """The file's receipt: the parts' counts added up, their errors and skipped rows named by sheet."""
     receipt = base.fresh()
     receipt.skipped_sheets = skipped
@@ -143,9 +145,9 @@ def compose(base: Receipt, parts: Sequence[Receipt], skipped: list[dict[str, str
     return receipt
 
 
-def _summary(part: Receipt) -> dict[str, Any]:
+def _summary(part: IntakeReceipt) -> dict[str, Any]:
     return {key: getattr(part, key) for key in _PART_KEYS}
 
 
-def _tagged(parts: Sequence[Receipt], attribute: str) -> list[dict[str, object]]:
+def _tagged(parts: Sequence[IntakeReceipt], attribute: str) -> list[dict[str, object]]:
     return [{"sheet": part.sheet, **entry} for part in parts for entry in getattr(part, attribute)]

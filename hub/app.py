@@ -36,8 +36,8 @@ from gateway.transfer.tls import certificate_identity
 from gateway.transfer.wire import b64_std_decode
 from hub import openapi
 from hub.db import open_engine
-from hub.intake import Answer, Intake
 from hub.keys import HubKeys
+from hub.receiving import Answer, Receiver
 from hub.settings import Settings
 from hub.validate import BatchValidator
 
@@ -52,7 +52,7 @@ DRAIN_LIMIT = 64 << 20
 class HubState:
     settings: Settings
     keys: HubKeys
-    intake: Intake
+    receiver: Receiver
 
 
 def _respond(answer: Answer) -> Response:
@@ -150,7 +150,7 @@ def api() -> FastAPI:
     )
     def health(request: Request) -> dict[str, object]:
         hub = _state(request)
-        return {"status": "ok", "hub": hub.keys.hub_id, "time": hub.intake.now()}
+        return {"status": "ok", "hub": hub.keys.hub_id, "time": hub.receiver.now()}
 
     @app.get(
         KEYS_PATH,
@@ -173,12 +173,12 @@ def api() -> FastAPI:
     )
     async def post_batch(request: Request) -> Response:
         hub = _state(request)
-        settings, intake = hub.settings, hub.intake
+        settings, receiver = hub.settings, hub.receiver
         length = request.headers.get("content-length", "")
         if length.isdigit() and int(length) > settings.max_body:
             return _respond(Answer.error(413, "too_large", f"请求体超过平台上限 {settings.max_body} 字节"))
         refused = check_peer(request.scope, request.headers)
-        admitted = refused or await run_in_threadpool(intake.admit, request.headers)
+        admitted = refused or await run_in_threadpool(receiver.admit, request.headers)
         if isinstance(admitted, Answer):
             await _spool(request, None, DRAIN_LIMIT)
             return _respond(admitted)
@@ -190,7 +190,7 @@ def api() -> FastAPI:
                 return _respond(
                     Answer.error(413, "too_large", f"请求体超过平台上限 {settings.max_body} 字节")
                 )
-            answer = await run_in_threadpool(intake.receive, admitted, spooled, sha256, size)
+            answer = await run_in_threadpool(receiver.receive, admitted, spooled, sha256, size)
         finally:
             spooled.unlink(missing_ok=True)
         return _respond(answer)
@@ -207,13 +207,13 @@ def create_app(settings: Settings, *, validator: BatchValidator | None = None) -
         leftover.unlink()
     keys = HubKeys(settings.keys, suites=settings.allowed_suites)
     engine = open_engine(settings.db_path)
-    intake = Intake(
+    receiver = Receiver(
         settings,
         keys,
         engine,
         validator or BatchValidator.from_dir(settings.schemas, max_rejections=settings.max_rejections),
     )
     app = api()
-    app.state.hub = HubState(settings, keys, intake)
-    app.state.intake = intake
+    app.state.hub = HubState(settings, keys, receiver)
+    app.state.receiver = receiver
     return app

@@ -18,12 +18,12 @@ from pathlib import Path
 
 from gateway.transfer import (
     HUB_PASSPHRASE_ENV,
+    BatchReceipt,
     Header,
     KeyEntry,
     Keyring,
     KeyringError,
     KeyStore,
-    Receipt,
     get_suite,
     sign_receipt,
 )
@@ -132,6 +132,6 @@ class HubKeys:
             raise KeyringError(f"当前回执签名密钥 {entry.kid} 没有私钥文件", code="private_key_missing")
         return entry.kid
 
-    def sign(self, receipt: Receipt) -> tuple[bytes, bytes]:
+    def sign(self, receipt: BatchReceipt) -> tuple[bytes, bytes]:
         entry = self.keyring.get(receipt.hub_kid, use="sign")
         return sign_receipt(receipt, entry.signer(self._private[entry.kid]))

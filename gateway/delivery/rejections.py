@@ -1,4 +1,4 @@
-"""The hub's per-record refusals (Receipt.rejected) applied to the record versions they name.
+"""The hub's per-record refusals (BatchReceipt.rejected) applied to the record versions they name.
 
 Each entry gives the record's 0-based position in the batch, which is its position in outbox order (the
 order the batch was rendered in), and its natural key, which is checked against it. The named versions

@@ -37,7 +37,7 @@ from gateway.schema.model import RecordType
 from gateway.settings import Settings
 from gateway.store.db import engine_for
 from gateway.store.tables import delivery_batch
-from gateway.transfer import HubClient, HubRejected, Manifest, Receipt, Sealed, Sender, TransferError
+from gateway.transfer import BatchReceipt, HubClient, HubRejected, Manifest, Sealed, Sender, TransferError
 
 log = logging.getLogger(__name__)
 OPEN_STATES = states.OPEN
@@ -200,7 +200,7 @@ def deliver_batch(run: Run, batch_id: str) -> Outcome:
         return _settle(run, batch, receipt)
 
 
-def _settle(run: Run, batch: Batch, receipt: Receipt) -> Outcome:
+def _settle(run: Run, batch: Batch, receipt: BatchReceipt) -> Outcome:
     """Record the hub's verdict, the records it named, and tell their departments; one transaction."""
     now = run.now()
     status = states.ACKNOWLEDGED if receipt.status == "accepted" else states.REJECTED

@@ -21,7 +21,7 @@ Every arrow is committed to the gateway database before the step after it starts
 
 Why nothing is duplicated at the hub
     1. The hub stores a batch id at most once: ``(sender, batch_id)`` is unique in its database and is
-       inserted in the same transaction as the batch's records (hub/intake.py). A record version could
+       inserted in the same transaction as the batch's records (hub/receiving.py). A record version could
        therefore reach the hub twice only under two batch ids.
     2. An outbox row gets its batch id once, in the transaction that creates the batch, and gives it up only
        when a signed receipt says the hub refused that batch as a whole (a refusal stores nothing): at once

@@ -8,7 +8,7 @@ Typical use::
         source.row_error_count              # all of them; source.row_errors keeps the first 1000
 """
 
-from gateway.intake.errors import ErrorCode, ReadError, RowError
+from gateway.intake.errors import ErrorCode, MalformedRow, ReadError
 from gateway.intake.limits import DEFAULT_LIMITS, ReadLimits
 from gateway.intake.shape import ROW_COLUMN, column_name
 from gateway.intake.source import SourceFile, open_source
@@ -17,9 +17,9 @@ __all__ = [
     "DEFAULT_LIMITS",
     "ROW_COLUMN",
     "ErrorCode",
+    "MalformedRow",
     "ReadError",
     "ReadLimits",
-    "RowError",
     "SourceFile",
     "column_name",
     "open_source",

@@ -31,7 +31,7 @@ import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 
 from gateway.intake.csv_head import CsvHead
-from gateway.intake.errors import ReadError, RowError
+from gateway.intake.errors import MalformedRow, ReadError
 from gateway.intake.limits import ReadLimits
 from gateway.intake.shape import ROW_COLUMN, column_name
 
@@ -79,7 +79,7 @@ class CsvRows:
         name = self.head.headers[index] if index < len(self.head.headers) else ""
         return f"第{index + 1}列（{name}）" if name else f"第{index + 1}列"
 
-    def raw_batches(self, errors: list[RowError]) -> Iterator[pa.RecordBatch]:
+    def raw_batches(self, errors: list[MalformedRow]) -> Iterator[pa.RecordBatch]:
         """Yield every record after the header, skipped ones re-inserted in place, in file order."""
         skipped = _SkippedRows(self.limits.max_ragged_rows)
         names = [column_name(i) for i in range(self.head.width)]
@@ -141,7 +141,7 @@ class CsvRows:
         numbers: np.ndarray,
         due: list[tuple[int, str]],
         names: list[str],
-        errors: list[RowError],
+        errors: list[MalformedRow],
     ) -> Iterator[pa.RecordBatch]:
         parts: list[pa.RecordBatch] = []
         if batch is not None and batch.num_rows:
@@ -160,7 +160,7 @@ class CsvRows:
             yield merged
 
     def _reparse(
-        self, due: list[tuple[int, str]], names: list[str], errors: list[RowError]
+        self, due: list[tuple[int, str]], names: list[str], errors: list[MalformedRow]
     ) -> pa.RecordBatch:
         """Parse the records pyarrow skipped: pad short ones with nulls, cut long ones and flag them."""
         numbers = pa.array([number for number, _ in due], pa.int64())
@@ -176,7 +176,7 @@ class CsvRows:
         return merged.take(pc.sort_indices(merged.column(ROW_COLUMN))) if len(parts) > 1 else merged
 
     def _split_plain(
-        self, texts: pa.Array, numbers: pa.Array, names: list[str], errors: list[RowError]
+        self, texts: pa.Array, numbers: pa.Array, names: list[str], errors: list[MalformedRow]
     ) -> pa.RecordBatch:
         """Records without quotes: cells are what lies between delimiters, for all of them in one split."""
         used = len(self.head.headers)
@@ -187,7 +187,7 @@ class CsvRows:
             values = cells[position].as_py()
             last = max((i + 1 for i, cell in enumerate(values) if cell.strip()), default=0)
             if last > used and number > self.head.header_row:
-                errors.append(RowError(number, f"第{number}行：单元格数量({last})多于表头({used})"))
+                errors.append(MalformedRow(number, f"第{number}行：单元格数量({last})多于表头({used})"))
         padded = pc.list_slice(cells, 0, max(used, 1), return_fixed_size_list=True)
         empty = pa.nulls(len(texts), pa.string())
         arrays = []
@@ -200,7 +200,7 @@ class CsvRows:
         return pa.RecordBatch.from_arrays([*arrays, numbers], names=[*names, ROW_COLUMN])
 
     def _parse_quoted(
-        self, due: list[tuple[int, str]], names: list[str], errors: list[RowError]
+        self, due: list[tuple[int, str]], names: list[str], errors: list[MalformedRow]
     ) -> pa.RecordBatch:
         """Records with quotes, by the csv module's rules, which are pyarrow's."""
         # csv refuses fields over its own limit (128 KiB by default); ours is the record limit.
@@ -212,10 +212,10 @@ class CsvRows:
             cells = next(csv.reader(io.StringIO(text), delimiter=self.head.delimiter), [])
             last = max((i + 1 for i, cell in enumerate(cells) if cell.strip()), default=0)
             if last > used and number > self.head.header_row:
-                errors.append(RowError(number, f"第{number}行：单元格数量({last})多于表头({used})"))
+                errors.append(MalformedRow(number, f"第{number}行：单元格数量({last})多于表头({used})"))
             if number > self.head.header_row and _unclosed_quote(text, self.head.delimiter):
                 errors.append(
-                    RowError(
+                    MalformedRow(
                         number,
                         f"第{number}行：引号没有闭合，这一行的内容不完整（文件可能在上传时被截断，或单元格中的引号不成对）",
                     )

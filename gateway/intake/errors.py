@@ -34,7 +34,7 @@ class ReadError(Exception):
         self.message = message
 
 
-class RowError(NamedTuple):
+class MalformedRow(NamedTuple):
     """A structural problem of one row, numbered as the department sees it in a spreadsheet.
 
     Messages never quote cell contents: a cell may hold a personal ID number.

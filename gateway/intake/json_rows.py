@@ -40,7 +40,7 @@ import pyarrow as pa
 
 from gateway.intake.cells import FALSE_TEXT, PRECISION_LIMIT, PRECISION_MESSAGE, TRUE_TEXT
 from gateway.intake.encoding import detect_encoding
-from gateway.intake.errors import ReadError, RowError
+from gateway.intake.errors import MalformedRow, ReadError
 from gateway.intake.limits import ReadLimits
 from gateway.intake.record_rows import (
     FIRST_ROW,
@@ -413,7 +413,7 @@ class JsonRows:
     def label(self, index: int) -> str:
         return field_label(self.headers[index] if index < len(self.headers) else "")
 
-    def raw_batches(self, batch_rows: int, errors: list[RowError]) -> Iterator[pa.RecordBatch]:
+    def raw_batches(self, batch_rows: int, errors: list[MalformedRow]) -> Iterator[pa.RecordBatch]:
         index = {name: position for position, name in enumerate(self.headers)}
         buffer = RowBuffer(len(self.headers))
         for row, record in enumerate(self._records(first_pass=False), start=FIRST_ROW):
@@ -487,14 +487,14 @@ class JsonRows:
             yield pairs
 
     def _cells(
-        self, record: object, row: int, index: dict[str, int], errors: list[RowError]
+        self, record: object, row: int, index: dict[str, int], errors: list[MalformedRow]
     ) -> tuple[Cells, str | None]:
         """The record's cells and, when it has a reader error, what to show if all its cells are blank."""
         if isinstance(record, _BadLine):
-            errors.append(RowError(row, f"第{row}行（文件第{record.line}行）：{record.reason}，无法读取"))
+            errors.append(MalformedRow(row, f"第{row}行（文件第{record.line}行）：{record.reason}，无法读取"))
             return [], record.text
         if not isinstance(record, _Object):
-            errors.append(RowError(row, f"第{row}行：该条记录是{_kind(record)}，不是JSON对象（键值对）"))
+            errors.append(MalformedRow(row, f"第{row}行：该条记录是{_kind(record)}，不是JSON对象（键值对）"))
             return [], _render(record)
         cells: Cells = []
         taken: set[int] = set()
@@ -508,14 +508,14 @@ class JsonRows:
                 )
             if position in taken:
                 errors.append(
-                    RowError(row, f"第{row}行{field_label(name)}：同一条记录中出现了多次，只读取第一个")
+                    MalformedRow(row, f"第{row}行{field_label(name)}：同一条记录中出现了多次，只读取第一个")
                 )
                 fallback = fallback or _render(value)
                 continue
             taken.add(position)
             text, problem = _text(value)
             if problem is not None:
-                errors.append(RowError(row, f"第{row}行{field_label(name)}：{problem}"))
+                errors.append(MalformedRow(row, f"第{row}行{field_label(name)}：{problem}"))
                 fallback = fallback or text or _render(value)
             if text is not None:
                 cells.append((position, text))

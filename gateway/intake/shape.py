@@ -14,7 +14,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from gateway.intake.errors import RowError
+from gateway.intake.errors import MalformedRow
 
 ROW_COLUMN = "__row__"
 
@@ -35,7 +35,7 @@ def shape_batch(
     headers: list[str],
     max_cell_chars: int,
     label: Callable[[int], str],
-) -> tuple[pa.RecordBatch, list[RowError]]:
+) -> tuple[pa.RecordBatch, list[MalformedRow]]:
     """Return the batch with ``len(headers)`` data columns and the row errors found on the way.
 
     ``label(j)`` names column j in messages, e.g. "第3列（名称）" or "C列（名称）".
@@ -60,7 +60,7 @@ def shape_batch(
         if too_long.size:
             for position in too_long:
                 errors.append(
-                    RowError(
+                    MalformedRow(
                         int(rows[position]),
                         f"第{rows[position]}行{label(index)}：单元格内容过长（{int(lengths[position])}个字符，"
                         f"上限{max_cell_chars}），已截断，可能是引号未闭合",
@@ -103,7 +103,7 @@ def _any(flags: list[np.ndarray], rows: int) -> np.ndarray:
     return result
 
 
-def _overflow_errors(filled: list[np.ndarray], rows: np.ndarray, width: int) -> list[RowError]:
+def _overflow_errors(filled: list[np.ndarray], rows: np.ndarray, width: int) -> list[MalformedRow]:
     """Flag rows with content beyond the header; trailing empty cells are harmless padding."""
     if not filled:
         return []
@@ -111,6 +111,8 @@ def _overflow_errors(filled: list[np.ndarray], rows: np.ndarray, width: int) -> 
     for offset, flags in enumerate(filled):
         last = np.where(flags, width + offset + 1, last)
     return [
-        RowError(int(rows[position]), f"第{rows[position]}行：单元格数量({last[position]})多于表头({width})")
+        MalformedRow(
+            int(rows[position]), f"第{rows[position]}行：单元格数量({last[position]})多于表头({width})"
+        )
         for position in np.flatnonzero(last)
     ]

@@ -26,7 +26,7 @@ from gateway.intake.csv_head import read_csv_head
 from gateway.intake.csv_rows import CsvRows
 from gateway.intake.detect import HEAD_BYTES, FileFormat, sniff_format
 from gateway.intake.encoding import detect_encoding
-from gateway.intake.errors import ReadError, RowError
+from gateway.intake.errors import MalformedRow, ReadError
 from gateway.intake.json_rows import JsonRows
 from gateway.intake.limits import DEFAULT_LIMITS, ReadLimits
 from gateway.intake.shape import ROW_COLUMN, output_schema, rebatch, shape_batch
@@ -69,11 +69,11 @@ class SourceFile:
     """CSV delimiter found in the header line; None for the other formats."""
     sheet: str | None
     """The XLSX sheet read; None for the other formats."""
-    row_errors: list[RowError] = field(default_factory=list)
+    row_errors: list[MalformedRow] = field(default_factory=list)
     """The first ``ReadLimits.max_kept_row_errors`` row-level problems, in row order, filled while
     :meth:`batches` runs. Only a sample when the file has more (``row_error_count``): a file of millions
     of bad rows must not hold them all. Every error reaches the consumer in :attr:`batch_errors`."""
-    batch_errors: list[RowError] = field(default_factory=list)
+    batch_errors: list[MalformedRow] = field(default_factory=list)
     """The row errors of the rows in the batch last yielded, all of them, in row order."""
     row_error_count: int = 0
     """Row errors found so far (all of them, also those no longer kept)."""
@@ -116,7 +116,7 @@ class SourceFile:
         self.row_errors.clear()
         self.batch_errors = []
         self.row_error_count = self.bad_row_count = 0
-        found: list[RowError] = []
+        found: list[MalformedRow] = []
         reader = self._reader
         if isinstance(reader, CsvRows):
             raw = reader.raw_batches(found)
@@ -173,14 +173,14 @@ class SourceFile:
         self.close()
 
     def _shaped(
-        self, raw: Iterator[pa.RecordBatch], label: Callable[[int], str], found: list[RowError]
+        self, raw: Iterator[pa.RecordBatch], label: Callable[[int], str], found: list[MalformedRow]
     ) -> Iterator[pa.RecordBatch]:
         for batch in raw:
             shaped, errors = shape_batch(batch, self.headers, self._max_cell_chars, label)
             found.extend(errors)
             yield shaped
 
-    def _release(self, found: list[RowError], through: int | None) -> None:
+    def _release(self, found: list[MalformedRow], through: int | None) -> None:
         """Hand over the errors of rows up to ``through`` (all when None) from ``found``: as the batch's
         errors, into the counts, and into the kept sample while it has room.
 

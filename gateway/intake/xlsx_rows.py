@@ -23,7 +23,7 @@ import pyarrow.compute as pc
 from python_calamine import CalamineSheet, CalamineWorkbook, SheetTypeEnum, SheetVisibleEnum
 
 from gateway.intake.cells import cell_text
-from gateway.intake.errors import ReadError, RowError
+from gateway.intake.errors import MalformedRow, ReadError
 from gateway.intake.limits import ReadLimits
 from gateway.intake.shape import ROW_COLUMN, column_name
 from gateway.intake.workbook import load_sheet, open_workbook
@@ -113,7 +113,7 @@ class XlsxRows:
         name = self.headers[index] if index < len(self.headers) else ""
         return f"{letters}列（{name}）" if name else f"{letters}列"
 
-    def raw_batches(self, batch_rows: int, errors: list[RowError]) -> Iterator[pa.RecordBatch]:
+    def raw_batches(self, batch_rows: int, errors: list[MalformedRow]) -> Iterator[pa.RecordBatch]:
         if self._errors is None:
             # Error cells (#N/A …) are found in the XLSX XML; XLS and ODS have no such scan here.
             self._errors = error_cells(self.path, self.sheet_name) if self.file_format == "xlsx" else {}
@@ -135,7 +135,7 @@ class XlsxRows:
         if self._owns_workbook:
             self._workbook.close()
 
-    def _batch(self, chunk: list[list[object]], first: int, errors: list[RowError]) -> pa.RecordBatch:
+    def _batch(self, chunk: list[list[object]], first: int, errors: list[MalformedRow]) -> pa.RecordBatch:
         columns: list[list[object]] = [list(column) for column in zip(*chunk, strict=True)]
         for index, column in enumerate(columns):
             if all(type(value) is str for value in column):
@@ -145,7 +145,7 @@ class XlsxRows:
                 column[position] = text
                 if problem is not None:
                     row = first + position
-                    errors.append(RowError(row, f"第{row}行{self.label(index)}：{problem}"))
+                    errors.append(MalformedRow(row, f"第{row}行{self.label(index)}：{problem}"))
         self._overlay_errors(columns, first, len(chunk), errors)
         arrays = [_nullify_empty(pa.array(column, pa.string())) for column in columns]
         arrays.append(pa.array(np.arange(first, first + len(chunk), dtype=np.int64)))
@@ -153,7 +153,7 @@ class XlsxRows:
         return pa.RecordBatch.from_arrays(arrays, names=[*names, ROW_COLUMN])
 
     def _overlay_errors(
-        self, columns: list[list[object]], first: int, count: int, errors: list[RowError]
+        self, columns: list[list[object]], first: int, count: int, errors: list[MalformedRow]
     ) -> None:
         """Put the Excel error text (#N/A ...) where calamine returned an empty string, and flag it."""
         if not self._errors:
@@ -163,7 +163,9 @@ class XlsxRows:
                 index = sheet_column - self.first_column
                 if 0 <= index < len(columns):
                     columns[index][row - first] = text
-                    errors.append(RowError(row, f"第{row}行{self.label(index)}：单元格是Excel错误值{text}"))
+                    errors.append(
+                        MalformedRow(row, f"第{row}行{self.label(index)}：单元格是Excel错误值{text}")
+                    )
 
 
 def _choose_sheet(workbook: CalamineWorkbook, requested: str | None, display: str) -> str:

@@ -49,7 +49,7 @@ from defusedxml import DTDForbidden, EntitiesForbidden, ExternalReferenceForbidd
 from defusedxml.ElementTree import DefusedXMLParser
 
 from gateway.intake.encoding import detect_encoding
-from gateway.intake.errors import ReadError, RowError
+from gateway.intake.errors import MalformedRow, ReadError
 from gateway.intake.limits import ReadLimits
 from gateway.intake.record_rows import (
     FIRST_ROW,
@@ -192,7 +192,7 @@ class XmlRows:
     def label(self, index: int) -> str:
         return field_label(self.headers[index] if index < len(self.headers) else "")
 
-    def raw_batches(self, batch_rows: int, errors: list[RowError]) -> Iterator[pa.RecordBatch]:
+    def raw_batches(self, batch_rows: int, errors: list[MalformedRow]) -> Iterator[pa.RecordBatch]:
         index = {name: position for position, name in enumerate(self.headers)}
         buffer = RowBuffer(len(self.headers))
         for row, record in enumerate(self._records(), start=FIRST_ROW):
@@ -291,7 +291,7 @@ class XmlRows:
         )
 
     def _cells(
-        self, record: Element, row: int, index: dict[str, int], errors: list[RowError]
+        self, record: Element, row: int, index: dict[str, int], errors: list[MalformedRow]
     ) -> tuple[Cells, str | None]:
         """The record's cells and, when it has a reader error, what to show if all its cells are blank."""
         cells: Cells = []
@@ -309,7 +309,7 @@ class XmlRows:
             position = self._position(index, name)
             if position in taken:
                 errors.append(
-                    RowError(row, f"第{row}行{field_label(name)}：同一条记录中出现了多次，只读取第一个")
+                    MalformedRow(row, f"第{row}行{field_label(name)}：同一条记录中出现了多次，只读取第一个")
                 )
                 fallback = fallback or _element_text(child, name)
                 continue
@@ -317,7 +317,7 @@ class XmlRows:
             length = self._cut.pop(child, None)
             if length is not None:
                 errors.append(
-                    RowError(
+                    MalformedRow(
                         row,
                         f"第{row}行{field_label(name)}：单元格内容过长（{length}个字符，"
                         f"上限{self.limits.max_cell_chars}），已截断",
@@ -325,7 +325,7 @@ class XmlRows:
                 )
             if len(child):
                 errors.append(
-                    RowError(
+                    MalformedRow(
                         row,
                         f"第{row}行{field_label(name)}：字段中含有子元素，不能作为单一字段值读取，"
                         "请将其展开为单独的字段",
@@ -338,7 +338,7 @@ class XmlRows:
                 cells.append((position, child.text))
         stray = "".join(loose).strip()
         if stray:
-            errors.append(RowError(row, f"第{row}行：记录元素中有不属于任何字段的文本"))
+            errors.append(MalformedRow(row, f"第{row}行：记录元素中有不属于任何字段的文本"))
             fallback = fallback or stray
         return cells, fallback
 

@@ -32,7 +32,7 @@ from gateway.transfer.provision import (
     import_public,
     rotate_key,
 )
-from gateway.transfer.receipt import Problem, Receipt, Rejection, sign_receipt, verify_receipt
+from gateway.transfer.receipt import BatchReceipt, Problem, Rejection, sign_receipt, verify_receipt
 from gateway.transfer.sender import Sealed, Sender
 from gateway.transfer.suites import DEFAULT_SUITE_ID, SM_SUITE_ID, SUITES, Suite, get_suite, resolve_suite_id
 
@@ -42,6 +42,7 @@ __all__ = [
     "HUB_PASSPHRASE_ENV",
     "SM_SUITE_ID",
     "SUITES",
+    "BatchReceipt",
     "Decrypter",
     "EnvelopeError",
     "EnvelopeInfo",
@@ -56,7 +57,6 @@ __all__ = [
     "KeyringError",
     "Manifest",
     "Problem",
-    "Receipt",
     "ReceiptMismatch",
     "Rejection",
     "SM2Options",

@@ -37,7 +37,7 @@ from gateway.transfer.protocol import (
     RECEIPT_SIGNATURE_HEADER,
     SIGNATURE_HEADER,
 )
-from gateway.transfer.receipt import Receipt, verify_receipt
+from gateway.transfer.receipt import BatchReceipt, verify_receipt
 from gateway.transfer.sender import Sealed, Sender
 from gateway.transfer.tls import GATEWAY_TLS_PASSPHRASE_ENV, PinnedTLSAdapter, client_context, explain
 from gateway.transfer.wire import b64_std_decode
@@ -113,7 +113,7 @@ class HubClient:
     ) -> None:
         self.close()
 
-    def push(self, envelope: Path, sealed: Sealed, batch_id: str) -> Receipt:
+    def push(self, envelope: Path, sealed: Sealed, batch_id: str) -> BatchReceipt:
         manifest = Manifest.decode(sealed.manifest)
         if manifest.batch_id != batch_id or manifest.envelope_sha256 != sealed.envelope_sha256:
             raise FormatError(f"清单与待推送批次 {batch_id} 不符")
@@ -178,8 +178,8 @@ class HubClient:
         delay = base / 2 + random.uniform(0, base / 2)
         return max(delay, min(retry_after, MAX_BACKOFF)) if retry_after is not None else delay
 
-    def _answer(self, response: requests.Response, manifest: Manifest) -> Receipt:
-        receipt: Receipt | None = None
+    def _answer(self, response: requests.Response, manifest: Manifest) -> BatchReceipt:
+        receipt: BatchReceipt | None = None
         signature_b64 = response.headers.get(RECEIPT_SIGNATURE_HEADER)
         if signature_b64 is not None:
             signature = b64_std_decode(signature_b64, where="回执签名", max_size=MAX_SIGNATURE_SIZE)

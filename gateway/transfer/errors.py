@@ -10,7 +10,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from gateway.transfer.receipt import Receipt
+    from gateway.transfer.receipt import BatchReceipt
 
 
 class TransferError(Exception):
@@ -69,7 +69,7 @@ class HubRejected(TransferError):
 
     code = "hub_rejected"
 
-    def __init__(self, message: str, *, code: str, status: int, receipt: Receipt | None = None) -> None:
+    def __init__(self, message: str, *, code: str, status: int, receipt: BatchReceipt | None = None) -> None:
         super().__init__(message, code=code)
         self.status = status
         self.receipt = receipt

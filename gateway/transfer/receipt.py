@@ -69,7 +69,7 @@ class Problem:
 
 
 @dataclass(frozen=True)
-class Receipt:
+class BatchReceipt:
     batch_id: str
     sender: str
     envelope_sha256: str
@@ -102,7 +102,7 @@ class Receipt:
         )
 
     @classmethod
-    def decode(cls, raw: bytes) -> Receipt:
+    def decode(cls, raw: bytes) -> BatchReceipt:
         f = Fields(parse_json(raw, max_size=MAX_RECEIPT_SIZE, where="回执"), RECEIPT_KEYS, "回执")
         if f.int("v") != RECEIPT_VERSION:
             raise FormatError(f"不支持的回执版本 {f.raw('v')}", code="unsupported_version")
@@ -133,19 +133,23 @@ class Receipt:
         )
 
 
-def sign_receipt(receipt: Receipt, key: Signer | PrivateKey, kty: str | None = None) -> tuple[bytes, bytes]:
+def sign_receipt(
+    receipt: BatchReceipt, key: Signer | PrivateKey, kty: str | None = None
+) -> tuple[bytes, bytes]:
     """Return (receipt bytes, detached signature); ``key`` as for :func:`sign_manifest`."""
     raw = receipt.encode()
     return raw, as_signer(key, kty, receipt.hub_kid).sign(RECEIPT_DOMAIN + raw)
 
 
-def verify_receipt(raw: bytes, signature: bytes, keyring: Keyring, *, hub_id: str | None = None) -> Receipt:
+def verify_receipt(
+    raw: bytes, signature: bytes, keyring: Keyring, *, hub_id: str | None = None
+) -> BatchReceipt:
     """Verify a receipt over the exact bytes received, with a signing key the keyring trusts for a hub.
 
     The key must belong to ``hub_id`` when given, and never to the keyring's own party (a sender must not
     accept a "receipt" signed with its own key).
     """
-    receipt = Receipt.decode(raw)
+    receipt = BatchReceipt.decode(raw)
     entry = keyring.get(receipt.hub_kid, use="sign")
     if entry.owner == keyring.party or (hub_id is not None and entry.owner != hub_id):
         raise KeyringError(f"回执签名密钥 {receipt.hub_kid} 不属于接收平台", code="receipt_wrong_signer")

@@ -10,14 +10,14 @@ import re
 
 import pytest
 
-from gateway.receipts import Receipt
+from gateway.receipts import IntakeReceipt
 from gateway.row_errors import RowError
 
 SURROGATE = re.compile("[\ud800-\udfff]")
 
 
-def receipt_with(errors: list[RowError]) -> Receipt:
-    receipt = Receipt(
+def receipt_with(errors: list[RowError]) -> IntakeReceipt:
+    receipt = IntakeReceipt(
         department="xz_amr", file="a.csv", sha256="0" * 64, size=10, received_at="2026-11-28T00:00:00"
     )
     receipt.status, receipt.rows, receipt.accepted, receipt.rejected = "partial", 3, 2, 1
@@ -42,7 +42,7 @@ def test_csv_cells_never_start_a_formula() -> None:
 
 def test_json_round_trips_and_text_names_row_and_field() -> None:
     receipt = receipt_with([RowError(7, "罚款金额(万元)", "E_FINE_AMOUNT", "处罚类别含罚款时须填写罚款金额")])
-    assert Receipt.from_json(receipt.to_json()) == receipt
+    assert IntakeReceipt.from_json(receipt.to_json()) == receipt
     assert json.loads(receipt.to_json())["errors"][0] == {
         "row": 7,
         "field": "罚款金额(万元)",
@@ -86,7 +86,7 @@ def test_lone_surrogates_are_written_as_replacement_characters_and_counted(seed:
     text = raw_text.decode("utf-8")
     assert "提示：文件内容或文件名中有 6 个字符编码有误" in text
     assert f"文件：{SURROGATE.sub(chr(0xFFFD), name)}" in text
-    again = Receipt.from_json(raw_json)  # as the stored receipt is re-issued for a duplicate
+    again = IntakeReceipt.from_json(raw_json)  # as the stored receipt is re-issued for a duplicate
     assert again.replaced_characters == 6 and "6 个字符编码有误" in again.to_text()
     assert receipt.replaced_characters == 0  # writing a receipt does not change it
 
@@ -143,4 +143,4 @@ def test_a_workbook_receipt_names_sheets_skipped_rows_and_rows_waiting_for_an_en
     assert any(row[3] == "W_NOT_DATA" and row[1] == "3" for row in rows)
     assert any(row[3] == "W_WAITING_ENTITY" and row[1] == "5" for row in rows)
     assert any(row[3] == "E_HEADERS" for row in rows)
-    assert Receipt.from_json(receipt.to_json()) == receipt
+    assert IntakeReceipt.from_json(receipt.to_json()) == receipt

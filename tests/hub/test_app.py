@@ -20,7 +20,7 @@ from gateway.transfer.protocol import (
     REPLAYED_HEADER,
 )
 from hub.app import create_app
-from hub.intake import Admitted, Intake
+from hub.receiving import Admitted, Receiver
 from hub.report import build_report
 from hub.server import ServerThread
 from hub.settings import Settings
@@ -105,15 +105,15 @@ def test_a_push_that_loses_the_race_to_its_twin_gets_the_stored_receipt(
     must still be answered with the stored receipt, not seq_not_increasing."""
     envelope, sealed = seal_batch("b-1", 1, records=[Rec()])
     looks: list[str] = []
-    stored_answer = Intake._stored_answer
+    stored_answer = Receiver._stored_answer
 
-    def late(self: Intake, admitted: Admitted) -> object:
+    def late(self: Receiver, admitted: Admitted) -> object:
         looks.append(admitted.manifest.batch_id)
         return None if len(looks) == 1 else stored_answer(self, admitted)
 
     with HubClient(hub_url, sender, retries=0) as client:
         first = client.push(envelope, sealed, "b-1")
-        monkeypatch.setattr(Intake, "_stored_answer", late)
+        monkeypatch.setattr(Receiver, "_stored_answer", late)
         again = client.push(envelope, sealed, "b-1")
     assert looks == ["b-1", "b-1"]  # the first look missed, the second (after the refusal) found it
     assert again.encode() == first.encode()

@@ -23,7 +23,7 @@ from gateway.transfer.protocol import MANIFEST_HEADER
 from gateway.transfer.tls import GATEWAY_TLS_PASSPHRASE_ENV, server_context
 from hub import cli
 from hub.app import check_peer, create_app
-from hub.intake import Answer
+from hub.receiving import Answer
 from hub.report import build_report
 from hub.server import HttpImplementation, ServerThread
 from hub.settings import Settings

@@ -83,7 +83,7 @@ def hub(world: Settings, hub_validator: BatchValidator) -> Iterator[HubFactory]:
         )
         app = create_app(settings, validator=validator or hub_validator)
         if clock is not None:
-            app.state.intake.clock = clock
+            app.state.receiver.clock = clock
         server = ServerThread(app)
         servers.append(server)
         return server.start()

@@ -17,6 +17,7 @@ from pathlib import Path
 import pytest
 
 from gateway.transfer import (
+    BatchReceipt,
     FormatError,
     HubClient,
     HubRejected,
@@ -24,7 +25,6 @@ from gateway.transfer import (
     KeyringError,
     Manifest,
     Problem,
-    Receipt,
     ReceiptMismatch,
     Sealed,
     Sender,
@@ -105,7 +105,7 @@ def _receipt_reply(
     store = hub_store(keys_dir)
     now = int(time.time())
     entry = store.load_keyring().current(owner="shanxi-hub", use="sign", at=now)
-    receipt = Receipt(
+    receipt = BatchReceipt(
         batch_id=m.batch_id,
         sender=m.sender,
         envelope_sha256=m.envelope_sha256,
@@ -192,7 +192,9 @@ def test_a_receipt_not_signed_by_the_hub_is_refused(
     envelope, sealed = batch
     m = Manifest.decode(sealed.manifest)
     own = sender.signing_entry(m.created_at)
-    forged = Receipt(m.batch_id, m.sender, m.envelope_sha256, "accepted", 1, (), None, m.created_at, own.kid)
+    forged = BatchReceipt(
+        m.batch_id, m.sender, m.envelope_sha256, "accepted", 1, (), None, m.created_at, own.kid
+    )
     raw, signature = sign_receipt(forged, gateway_store(keys_dir).load_private(own), own.kty)
     hub.replies = [lambda _s: (200, {RECEIPT_SIGNATURE_HEADER: base64.b64encode(signature).decode()}, raw)]
     with HubClient(hub.url, sender) as client, pytest.raises(KeyringError):

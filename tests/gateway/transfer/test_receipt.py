@@ -7,11 +7,11 @@ from pathlib import Path
 import pytest
 
 from gateway.transfer import (
+    BatchReceipt,
     FormatError,
     Keyring,
     KeyringError,
     Problem,
-    Receipt,
     Rejection,
     Sender,
     SignatureError,
@@ -23,9 +23,9 @@ from gateway.transfer import (
 
 
 @pytest.fixture
-def receipt(hub_keyring: Keyring) -> Receipt:
+def receipt(hub_keyring: Keyring) -> BatchReceipt:
     now = int(time.time())
-    return Receipt(
+    return BatchReceipt(
         batch_id="b-1",
         sender="city-001",
         envelope_sha256="ab" * 32,
@@ -45,13 +45,13 @@ def receipt(hub_keyring: Keyring) -> Receipt:
     )
 
 
-def _hub_sign(keys_dir: Path, receipt: Receipt) -> tuple[bytes, bytes]:
+def _hub_sign(keys_dir: Path, receipt: BatchReceipt) -> tuple[bytes, bytes]:
     store = hub_store(keys_dir)
     entry = store.load_keyring().get(receipt.hub_kid, use="sign")
     return sign_receipt(receipt, store.load_private(entry), entry.kty)
 
 
-def test_receipt_round_trip(keys_dir: Path, sender: Sender, receipt: Receipt) -> None:
+def test_receipt_round_trip(keys_dir: Path, sender: Sender, receipt: BatchReceipt) -> None:
     raw, signature = _hub_sign(keys_dir, receipt)
     verified = verify_receipt(raw, signature, sender.keyring, hub_id="shanxi-hub")
     assert verified == receipt
@@ -59,7 +59,7 @@ def test_receipt_round_trip(keys_dir: Path, sender: Sender, receipt: Receipt) ->
     assert b'"rejected":[{"code":"invalid_record","index":3,' in raw
 
 
-def test_an_edited_receipt_does_not_verify(keys_dir: Path, sender: Sender, receipt: Receipt) -> None:
+def test_an_edited_receipt_does_not_verify(keys_dir: Path, sender: Sender, receipt: BatchReceipt) -> None:
     raw, signature = _hub_sign(keys_dir, receipt)
     with pytest.raises(SignatureError):
         verify_receipt(raw.replace(b'"accepted":0', b'"accepted":9'), signature, sender.keyring)
@@ -68,7 +68,7 @@ def test_an_edited_receipt_does_not_verify(keys_dir: Path, sender: Sender, recei
 
 
 def test_a_receipt_signed_by_the_sender_itself_is_refused(
-    keys_dir: Path, sender: Sender, receipt: Receipt
+    keys_dir: Path, sender: Sender, receipt: BatchReceipt
 ) -> None:
     own = sender.signing_entry(receipt.received_at)
     forged = dataclasses.replace(receipt, status="accepted", error=None, rejected=(), hub_kid=own.kid)
@@ -78,17 +78,17 @@ def test_a_receipt_signed_by_the_sender_itself_is_refused(
     assert err.value.code == "receipt_wrong_signer"
 
 
-def test_the_expected_hub_is_enforced(keys_dir: Path, sender: Sender, receipt: Receipt) -> None:
+def test_the_expected_hub_is_enforced(keys_dir: Path, sender: Sender, receipt: BatchReceipt) -> None:
     raw, signature = _hub_sign(keys_dir, receipt)
     with pytest.raises(KeyringError) as err:
         verify_receipt(raw, signature, sender.keyring, hub_id="another-hub")
     assert err.value.code == "receipt_wrong_signer"
 
 
-def test_receipt_fields_are_strict(receipt: Receipt) -> None:
+def test_receipt_fields_are_strict(receipt: BatchReceipt) -> None:
     raw = receipt.encode()
     with pytest.raises(FormatError):
-        Receipt.decode(raw.replace(b'"status":"rejected"', b'"status":"maybe"'))
+        BatchReceipt.decode(raw.replace(b'"status":"rejected"', b'"status":"maybe"'))
     with pytest.raises(FormatError):
-        Receipt.decode(raw.replace(b'"index":3', b'"index":-3'))
-    assert Receipt.decode(raw) == receipt
+        BatchReceipt.decode(raw.replace(b'"index":3', b'"index":-3'))
+    assert BatchReceipt.decode(raw) == receipt

@@ -7,7 +7,7 @@ from sqlalchemy import func, select
 
 from gateway.entity_view import show
 from gateway.ingest import ingest_file
-from gateway.queue import ResolveError, resolve, waiting
+from gateway.resolution_queue import ResolveError, resolve, waiting
 from gateway.settings import REPO_ROOT, Settings
 from gateway.store.db import engine_for
 from gateway.store.tables import outbox

@@ -30,12 +30,12 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import IntegrityError
 
 from gateway.transfer import (
+    BatchReceipt,
     EnvelopeError,
     FormatError,
     KeyringError,
     Manifest,
     Problem,
-    Receipt,
     Rejection,
     SignatureError,
     SuiteNotAllowed,
@@ -109,7 +109,7 @@ class Admitted:
     signature: bytes
 
 
-class Intake:
+class Receiver:
     def __init__(
         self,
         settings: Settings,
@@ -261,7 +261,7 @@ class Intake:
     def _accept(self, admitted: Admitted, plaintext: Path, verdict: Verdict) -> Answer:
         m = admitted.manifest
         received_at = self.now()
-        receipt = Receipt(
+        receipt = BatchReceipt(
             batch_id=m.batch_id,
             sender=m.sender,
             envelope_sha256=m.envelope_sha256,
@@ -319,7 +319,7 @@ class Intake:
     def _batch_row(
         self,
         admitted: Admitted,
-        receipt: Receipt,
+        receipt: BatchReceipt,
         raw: bytes,
         signature: bytes,
         status: int,
@@ -350,7 +350,7 @@ class Intake:
     def _refuse(self, admitted: Admitted, refusal: Refusal) -> Answer:
         m = admitted.manifest
         received_at = self.now()
-        receipt = Receipt(
+        receipt = BatchReceipt(
             batch_id=m.batch_id,
             sender=m.sender,
             envelope_sha256=m.envelope_sha256,

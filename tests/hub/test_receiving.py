@@ -14,10 +14,10 @@ import requests
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from gateway.transfer import (
+    BatchReceipt,
     HubClient,
     HubRejected,
     Manifest,
-    Receipt,
     Sealed,
     Sender,
     gateway_store,
@@ -38,7 +38,7 @@ Resign = Callable[..., Sealed]
 
 def _refused(
     response: requests.Response, sender: Sender, status: int, code: str, *, signed: bool
-) -> Receipt | None:
+) -> BatchReceipt | None:
     assert response.status_code == status, response.content
     if not signed:
         assert RECEIPT_SIGNATURE_HEADER not in response.headers
