@@ -41,14 +41,14 @@ $(XMLLINT):
 	fi
 
 demo: $(STAMP)  ## run the whole flow on the embedded defaults and print what happened
-	$(VENV)/bin/gateway demo
+	$(PY) -m samples.demo
 
 test: $(STAMP) $(XMLLINT)  ## run every test (unit, PostgreSQL, end-to-end)
 	$(VENV)/bin/ruff check .
 	$(PY) -m pytest -q
 
-test-fast: $(STAMP) $(XMLLINT)  ## unit tests only, no Airflow runs
-	$(PY) -m pytest -q -m "not e2e"
+test-fast: $(STAMP) $(XMLLINT)  ## make test without DAG runs (e2e) and crash/hub-fault runs (faults): a few minutes
+	$(PY) -m pytest -q -m "not e2e and not faults"
 
 test-faults: $(STAMP)  ## delivery under crashes and hub faults only (also part of make test)
 	$(PY) -m pytest -q -m faults
@@ -60,8 +60,9 @@ lint: $(STAMP)  ## ruff
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 
-lock: $(UV)  ## re-resolve requirements/main.lock after editing pyproject.toml
+lock: $(UV)  ## re-resolve the lock files (main: with dev tools; runtime: what the package needs) after editing pyproject.toml
 	$(UV) pip compile pyproject.toml --extra dev --generate-hashes --python-version 3.11 --no-header -o requirements/main.lock
+	$(UV) pip compile pyproject.toml --generate-hashes --python-version 3.11 --no-header -c requirements/main.lock -o requirements/runtime.lock
 	$(UV) pip compile requirements/bootstrap.in --generate-hashes --python-version 3.11 --no-header -o requirements/bootstrap.lock
 
 clean:  ## remove runtime state (var/) but keep the environment

@@ -32,27 +32,21 @@ from gateway.schema import load_record_types  # noqa: E402
 from gateway.settings import Settings  # noqa: E402
 from gateway.store.db import migrate  # noqa: E402
 from gateway.validation import validate  # noqa: E402
+from samples.national_templates import PENALTY_HEADERS, SUBJECT_HEADERS, only  # noqa: E402
 
 ALPHA = "0123456789ABCDEFGHJKLMNPQRTUWXY"
-HEADERS = [
-    "行政相对人名称",
-    "行政相对人类别",
-    "行政相对人代码_1(统一社会信用代码)",
-    "法定代表人",
-    "行政处罚决定书文号",
-    "违法行为类型",
-    "违法事实",
-    "处罚依据",
-    "处罚类别",
-    "处罚内容",
-    "罚款金额(万元)",
-    "处罚决定日期",
-    "处罚有效期",
-    "处罚机关",
-    "处罚机关统一社会信用代码",
-    "数据来源单位",
-    "数据来源单位统一社会信用代码",
-]
+# The 行政处罚 template without the optional identifier and confiscation columns.
+HEADERS = only(
+    PENALTY_HEADERS,
+    without=[
+        *SUBJECT_HEADERS[3:8],
+        *SUBJECT_HEADERS[9:],
+        "没收违法所得、没收非法财物的金额(万元)",
+        "暂扣或吊销证照名称及编号",
+        "公示截止期",
+        "备注",
+    ],
+)
 AUTHORITY = ("忻州市市场监督管理局", "11140900MB1950016E")
 
 

@@ -18,24 +18,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 from openpyxl import Workbook
 
-HEADERS = (
-    *pools.SUBJECT_HEADERS,
-    "行政许可决定文书名称",
-    "行政许可决定文书号",
-    "许可类别",
-    "许可证书名称",
-    "许可编号",
-    "许可内容",
-    "许可决定日期",
-    "有效期自",
-    "有效期至",
-    "许可机关",
-    "许可机关统一社会信用代码",
-    "当前状态",
-    "数据来源单位",
-    "数据来源单位统一社会信用代码",
-    "备注",
-)
+HEADERS = pools.LICENCE_HEADERS
 MAX_ROWS = 1_048_575  # Excel's sheet limit, less the header row
 LICENCES = (
     (

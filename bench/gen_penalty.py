@@ -21,26 +21,7 @@ import pools
 import pyarrow as pa
 import pyarrow.compute as pc
 
-HEADERS = (
-    *pools.SUBJECT_HEADERS,
-    "行政处罚决定书文号",
-    "违法行为类型",
-    "违法事实",
-    "处罚依据",
-    "处罚类别",
-    "处罚内容",
-    "罚款金额（万元）",
-    "没收违法所得、没收非法财物的金额（万元）",
-    "暂扣或吊销证照名称及编号",
-    "处罚决定日期",
-    "处罚有效期",
-    "公示截止期",
-    "处罚机关",
-    "处罚机关统一社会信用代码",
-    "数据来源单位",
-    "数据来源单位统一社会信用代码",
-    "备注",
-)
+HEADERS = pools.PENALTY_HEADERS
 OFFENCES = (
     "销售过期食品",
     "无证经营",

@@ -12,8 +12,10 @@ are the ones a generator breaks on purpose.
 from __future__ import annotations
 
 import datetime as dt
+import sys
 from dataclasses import dataclass
 from functools import cache
+from pathlib import Path
 
 import numpy as np
 import pyarrow as pa
@@ -21,22 +23,12 @@ import pyarrow.compute as pc
 
 from gateway.ids import orgcode, regno, resident_id, uscc
 
-# The 行政相对人 columns both national templates (行政处罚 and 行政许可, 双公示 2.0) open with, in order.
-SUBJECT_HEADERS = (
-    "行政相对人名称",
-    "行政相对人类别",
-    "行政相对人代码_1(统一社会信用代码)",
-    "行政相对人代码_2(工商注册号)",
-    "行政相对人代码_3(组织机构代码)",
-    "行政相对人代码_4(税务登记号)",
-    "行政相对人代码_5(事业单位证书号)",
-    "行政相对人代码_6(社会组织登记证号)",
-    "法定代表人",
-    "法定代表人证件类型",
-    "法定代表人证件号码",
-    "证件类型",
-    "证件号码",
-)
+ROOT = Path(__file__).resolve().parents[1]
+if str(ROOT) not in sys.path:  # the template headers live with the samples, in the checkout
+    sys.path.insert(0, str(ROOT))
+# Re-exported: the generators take the template headers from here, where the path is set.
+from samples.national_templates import LICENCE_HEADERS, PENALTY_HEADERS, SUBJECT_HEADERS  # noqa: E402, F401
+
 DIVISIONS = (
     ("140902", "忻府区"),
     ("140921", "定襄县"),

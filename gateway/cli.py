@@ -227,16 +227,6 @@ def status(as_json: Annotated[bool, typer.Option("--json", help="Machine-readabl
         render(data, console)
 
 
-@app.command("demo")
-def demo(
-    keep_hub: Annotated[bool, typer.Option(help="Leave the local hub running afterwards.")] = False,
-) -> None:
-    """Run the main job on the embedded defaults: local hub, sample files, both DAGs, and a summary."""
-    from gateway.demo import run_demo
-
-    raise typer.Exit(run_demo(_settings(), console, keep_hub=keep_hub))
-
-
 def main() -> None:
     app()
 

@@ -2,7 +2,8 @@
 
 gateway/ never imports Airflow: DAGs (and the CLI) build a ``Settings`` from environment variables or an
 Airflow Connection and pass it in. Every path defaults to a folder under ``GATEWAY_HOME`` (``var/`` in the
-repository), so a new user runs everything with no configuration and no server.
+working directory unless set; a deployment sets it), so a new user runs everything with no configuration
+and no server. The schemas and mappings default to the ones shipped with the package (gateway.bundled).
 """
 
 from __future__ import annotations
@@ -15,15 +16,20 @@ from datetime import datetime
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
+from gateway.bundled import bundled_dir
 from gateway.transfer.private_files import SHARED_DIR, private_dir
 
-REPO_ROOT = Path(__file__).resolve().parents[1]
+REPO_ROOT = Path(__file__).resolve().parents[1]  # TEMPORARY: tests move to tests/paths.py
 log = logging.getLogger(__name__)
 
 
-def _env_path(env: Mapping[str, str], name: str, default: Path) -> Path:
+def _set_path(env: Mapping[str, str], name: str) -> Path | None:
     value = env.get(name)
-    return Path(value).expanduser().resolve() if value else default
+    return Path(value).expanduser().resolve() if value else None
+
+
+def _env_path(env: Mapping[str, str], name: str, default: Path) -> Path:
+    return _set_path(env, name) or default
 
 
 @dataclass(frozen=True)
@@ -53,13 +59,12 @@ class Settings:
     # The private keys' passphrase when it comes from an Airflow Connection; otherwise the keystore reads
     # GATEWAY_KEY_PASSPHRASE(_FILE) itself. Never printed: excluded from repr.
     key_passphrase: str | None = field(default=None, repr=False)
-    extra: dict[str, str] = field(default_factory=dict)
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
         """Read ``GATEWAY_*`` variables; anything unset falls back to the embedded defaults."""
         env = os.environ if env is None else env
-        home = _env_path(env, "GATEWAY_HOME", REPO_ROOT / "var")
+        home = _env_path(env, "GATEWAY_HOME", Path.cwd() / "var")
         db_default = f"sqlite:///{home / 'gateway' / 'gateway.db'}"
         verify_raw = env.get("GATEWAY_HUB_VERIFY", "true")
         hub_verify: bool | str = (
@@ -70,8 +75,8 @@ class Settings:
         return cls(
             home=home,
             database_url=env.get("GATEWAY_DATABASE_URL", db_default),
-            schemas_dir=_env_path(env, "GATEWAY_SCHEMAS_DIR", REPO_ROOT / "schemas"),
-            mappings_dir=_env_path(env, "GATEWAY_MAPPINGS_DIR", REPO_ROOT / "mappings"),
+            schemas_dir=_set_path(env, "GATEWAY_SCHEMAS_DIR") or bundled_dir("schemas"),
+            mappings_dir=_set_path(env, "GATEWAY_MAPPINGS_DIR") or bundled_dir("mappings"),
             dropzone=_env_path(env, "GATEWAY_DROPZONE", home / "dropzone"),
             landing_dir=_env_path(env, "GATEWAY_LANDING_DIR", home / "landing"),
             outbox_dir=_env_path(env, "GATEWAY_OUTBOX_DIR", home / "outbox"),

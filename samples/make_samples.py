@@ -8,7 +8,7 @@ Three departments, as the city really sends data:
                 UTF-8 with BOM, read through mappings/xz_ecology_penalty.yaml.
 All codes are fictitious but carry valid check characters (no public Xinzhou USCC exists to borrow).
 
-    .venv/bin/python samples/make_samples.py
+    .venv/bin/python -m samples.make_samples
 """
 
 from __future__ import annotations
@@ -20,42 +20,22 @@ from pathlib import Path
 
 from openpyxl import Workbook
 
+from samples import national_templates
+from samples.national_templates import filled_by_hand, only
+
 HERE = Path(__file__).resolve().parent / "inbox"
 AMR = ("忻州市市场监督管理局", "11140900MB1950016E")
 TRANSPORT = ("忻州市交通运输局", "11140900MB19500249")
 
-PENALTY_HEADERS = [
-    " 行政相对人名称 ",
-    "行政相对人类别",
-    "行政相对人代码_1（统一社会信用代码）",
-    "行政相对人代码_2(工商注册号)",
-    "行政相对人代码_3(组织机构代码)",
-    "行政相对人代码_4(税务登记号)",
-    "行政相对人代码_5(事业单位证书号)",
-    "行政相对人代码_6(社会组织登记证号)",
-    "法定代表人",
-    "法定代表人证件类型",
-    "法定代表人证件号码",
-    "证件类型",
-    "证件号码",
-    "行政处罚决定书文号",
-    "违法行为类型",
-    "违法事实",
-    "处罚依据",
-    "处罚类别",
-    "处罚内容",
-    "罚款金额(万元)",
-    "没收违法所得、没收非法财物的金额（万元）",
-    "暂扣或吊销证照名称及编号",
-    "处罚决定日期",
-    "处罚有效期",
-    "公示截止期",
-    "处罚机关",
-    "处罚机关统一社会信用代码",
-    "数据来源单位",
-    "数据来源单位统一社会信用代码",
-    "备注",
-]
+# The 行政处罚 template as this department retyped three of its headers.
+PENALTY_HEADERS = filled_by_hand(
+    national_templates.PENALTY_HEADERS,
+    {
+        "行政相对人名称": " 行政相对人名称 ",
+        "行政相对人代码_1(统一社会信用代码)": "行政相对人代码_1（统一社会信用代码）",
+        "没收违法所得、没收非法财物的金额(万元)": "没收违法所得、没收非法财物的金额（万元）",
+    },
+)
 
 
 def penalty(
@@ -294,31 +274,24 @@ def write_amr() -> None:
     )
 
 
-LICENCE_HEADERS = [
-    "行政相对人名称",
-    "行政相对人类别",
-    "行政相对人代码_1 (统一社会信用代码)",
-    "行政相对人代码_2 (工商注册号)",
-    "行政相对人代码_3 (组织机构代码)",
-    "法定代表人",
-    "证件类型",
-    "证件号码",
-    "行政许可决定文书名称",
-    "行政许可决定文书号",
-    "许可类别",
-    "许可证书名称",
-    "许可编号",
-    "许可内容",
-    "许可决定日期",
-    "有效期自",
-    "有效期至",
-    "许可机关",
-    "许可机关统一社会信用代码",
-    "当前状态",
-    "数据来源单位",
-    "数据来源单位统一社会信用代码",
-    "备注",
-]
+# The 行政许可 template as the transport bureau exports it: fewer identifier columns, spaced brackets.
+LICENCE_HEADERS = filled_by_hand(
+    only(
+        national_templates.LICENCE_HEADERS,
+        without=[
+            "行政相对人代码_4(税务登记号)",
+            "行政相对人代码_5(事业单位证书号)",
+            "行政相对人代码_6(社会组织登记证号)",
+            "法定代表人证件类型",
+            "法定代表人证件号码",
+        ],
+    ),
+    {
+        "行政相对人代码_1(统一社会信用代码)": "行政相对人代码_1 (统一社会信用代码)",
+        "行政相对人代码_2(工商注册号)": "行政相对人代码_2 (工商注册号)",
+        "行政相对人代码_3(组织机构代码)": "行政相对人代码_3 (组织机构代码)",
+    },
+)
 
 
 def write_transport() -> None:

@@ -1,5 +1,5 @@
 """Run DAGs of this repository one after another with ``dag.test()``, in one Airflow process: the demo's
-driver (gateway/demo_dagtest.py starts it and follows its output).
+driver (samples/demo_dagtest.py starts it and follows its output).
 
 ``airflow dags test`` once per DAG starts Airflow, parses the DAGs and builds the in-process Execution API
 each time — some ten seconds before the first task of every DAG. One process pays that once. Between DAGs

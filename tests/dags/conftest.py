@@ -46,7 +46,7 @@ def airflow_db() -> Path:
 @pytest.fixture(scope="module")
 def world(tmp_path_factory: pytest.TempPathFactory, airflow_db: Path) -> Iterator[tuple[Settings, str]]:
     """A gateway home with keys and a migrated database, and a running hub, shared by one test module."""
-    from gateway.demo import HUB_ID, local_hub
+    from samples.demo import HUB_ID, local_hub
     from gateway.store.db import migrate
     from gateway.transfer import generate_keys
 

@@ -10,7 +10,7 @@ import pytest
 from lxml import etree
 from rich.console import Console
 
-from gateway.demo import hub_report
+from samples.demo import hub_report
 from gateway.settings import REPO_ROOT, Settings
 from tests.dags.dagrun import run
 
@@ -80,7 +80,7 @@ def test_a_corrected_row_reaches_the_hub_as_an_update(gateway_env: Settings) -> 
 def test_demo_summary_reads_the_same_state(gateway_env: Settings) -> None:
     from datetime import UTC, datetime
 
-    from gateway.demo import summarize
+    from samples.demo import summarize
 
     console = Console(record=True, width=200)
     summarize(gateway_env, datetime(2000, 1, 1, tzinfo=UTC), console)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from gateway.demo_dagtest import DagTestOutput
+from samples.demo_dagtest import DagTestOutput
 
 T = "2026-12-07T03:07:41.599760Z"
 FAILING = [

@@ -1,9 +1,11 @@
-"""`make demo`: the whole flow on the embedded defaults, then a summary a person can read.
+"""`make demo` (``python -m samples.demo``): the whole flow on the embedded defaults, then a summary a
+person can read.
 
-Airflow and the hub run as child processes (the DAGs with Airflow's ``dag.test()``, all in one process:
-samples/run_dags.py; the hub with `python -m hub serve`), so gateway/ stays free of Airflow and hub
-imports. Everything the demo writes lives under GATEWAY_HOME (var/); running it again changes nothing at
-the hub and says so.
+The demo is an application of the gateway, not part of it: it lives beside the sample data in this
+checkout, and the installed package never imports it. Airflow and the hub run as child processes (the
+DAGs with Airflow's ``dag.test()``, all in one process: samples/run_dags.py; the hub with
+`python -m hub serve`). Everything the demo writes lives under GATEWAY_HOME (var/ of the checkout unless
+set); running it again changes nothing at the hub and says so.
 """
 
 from __future__ import annotations
@@ -21,16 +23,20 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 from urllib.parse import urlsplit
 
+import typer
 from rich.console import Console
 from rich.table import Table
 
-from gateway.demo_dagtest import DagTestFailed, run_dags
-from gateway.settings import REPO_ROOT, Settings
+from gateway.settings import Settings
 from gateway.status import batches_since
 from gateway.store.db import describe, migrate
+from samples.demo_dagtest import DagTestFailed, run_dags
+
+# The checkout the demo runs from: its dags/, plugins/ and sample files.
+REPO_ROOT = Path(__file__).resolve().parents[1]
 
 HUB_ID = "SX-HUB"
 # The registry source first, so records naming only legacy codes attach on their first pass; delivery last.
@@ -50,10 +56,18 @@ class DemoError(RuntimeError):
     """A step of the demo failed; the message names the step and its log file."""
 
 
+def checkout_env() -> dict[str, str]:
+    """This process's environment with the checkout first on PYTHONPATH: the demo's children run modules of
+    samples/ (the stand-ins, the DAG driver), which the installed package does not carry."""
+    env = dict(os.environ)
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, (str(REPO_ROOT), env.get("PYTHONPATH"))))
+    return env
+
+
 def airflow_env(settings: Settings, extra: dict[str, str] | None = None) -> dict[str, str]:
     """Airflow on SQLite under var/airflow, with this repository's dags/ and plugins/."""
     home = settings.home / "airflow"
-    env = dict(os.environ)
+    env = checkout_env()
     env.update(
         {
             "AIRFLOW_HOME": str(home),
@@ -88,7 +102,7 @@ def child_service(name: str, cmd: list[str], log_dir: Path, *, keep: bool = Fals
     """Start a service that prints `… listening on URL` (the hub, the stand-in API) and yield the URL."""
     log_dir.mkdir(parents=True, exist_ok=True)
     log = (log_dir / f"{name}.log").open("wb")
-    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=log, env=dict(os.environ))
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=log, env=checkout_env())
     url = None
     deadline = time.monotonic() + 30
     assert proc.stdout is not None
@@ -441,3 +455,17 @@ def entity_summary(settings: Settings, since: datetime) -> dict[str, Any]:
             "methods": ", ".join(f"{m or 'none (queued)'}: {n}" for m, n in methods),
             "waiting": waiting.scalar_one(),
         }
+
+
+def main(
+    keep_hub: Annotated[bool, typer.Option(help="Leave the local hub running afterwards.")] = False,
+) -> None:
+    """Run the main job on the embedded defaults: local hub, stand-in sources, sample files, every DAG, and
+    a summary. State goes to GATEWAY_HOME (default var/ of this checkout); a second run adds nothing."""
+    env = dict(os.environ)
+    env.setdefault("GATEWAY_HOME", str(REPO_ROOT / "var"))
+    raise typer.Exit(run_demo(Settings.from_env(env), Console(), keep_hub=keep_hub))
+
+
+if __name__ == "__main__":
+    typer.run(main)

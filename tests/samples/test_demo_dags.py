@@ -11,9 +11,9 @@ from pathlib import Path
 
 import pytest
 
-from gateway.demo import airflow_env
-from gateway.demo_dagtest import DagTestFailed, run_dags
 from gateway.settings import Settings
+from samples.demo import airflow_env
+from samples.demo_dagtest import DagTestFailed, run_dags
 from tests.dags.dagrun import ROOT
 
 pytestmark = pytest.mark.e2e

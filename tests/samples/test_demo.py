@@ -10,8 +10,9 @@ from pathlib import Path
 
 import pytest
 
-from gateway.demo import hub_report
 from gateway.settings import Settings
+from samples.demo import REPO_ROOT as REPO
+from samples.demo import hub_report
 
 pytestmark = pytest.mark.e2e
 
@@ -20,11 +21,15 @@ def test_the_demo_three_times_in_a_row(tmp_path: Path) -> None:
     home = tmp_path / "var"
     env = {k: v for k, v in os.environ.items() if not k.startswith(("AIRFLOW", "GATEWAY_"))}
     env.update({"GATEWAY_HOME": str(home), "COLUMNS": "160"})
-    gateway = Path(sys.executable).with_name("gateway")
     reports, outputs = [], []
     for _ in range(3):
         run = subprocess.run(
-            [str(gateway), "demo"], env=env, cwd=tmp_path, capture_output=True, text=True, timeout=900
+            [sys.executable, "-m", "samples.demo"],
+            env=env,
+            cwd=REPO,
+            capture_output=True,
+            text=True,
+            timeout=900,
         )
         assert run.returncode == 0, run.stdout[-4000:] + run.stderr[-4000:]
         outputs.append(run.stdout)
