@@ -33,6 +33,7 @@ from sqlalchemy import insert  # noqa: E402
 from gateway.settings import Settings  # noqa: E402
 from gateway.store.db import engine_for, migrate  # noqa: E402
 from gateway.store.tables import outbox, record, record_version, source_file  # noqa: E402
+from hub import launch  # noqa: E402
 
 HUB_ID = "SX-HUB"
 PASSPHRASES = {"GATEWAY_KEY_PASSPHRASE": "bench-gateway", "HUB_KEY_PASSPHRASE": "bench-hub"}
@@ -179,34 +180,6 @@ def deliver_phase() -> None:
     print(json.dumps(figures))
 
 
-def start_hub(settings: Settings, env: dict[str, str], log: Path) -> tuple[subprocess.Popen[bytes], str]:
-    cmd = [
-        sys.executable,
-        "-m",
-        "hub",
-        "serve",
-        "--home",
-        str(settings.home / "hub"),
-        "--keys",
-        str(settings.keys_dir / "hub"),
-        "--schemas",
-        str(settings.schemas_dir),
-        "--port",
-        "0",
-        "--log-level",
-        "warning",
-        "--plain-http",
-    ]
-    with log.open("wb") as handle:
-        proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=handle, env=env)
-    assert proc.stdout is not None
-    for raw in proc.stdout:
-        match = re.search(r"listening on (\S+)", raw.decode())
-        if match:
-            return proc, match.group(1)
-    raise RuntimeError(f"the hub did not start; see {log}")
-
-
 def hub_peak_rss(pid: int) -> int:
     status = Path(f"/proc/{pid}/status").read_text()
     return int(re.search(r"VmHWM:\s+(\d+) kB", status).group(1)) * 1024  # type: ignore[union-attr]
@@ -235,18 +208,15 @@ def main() -> None:
         start = time.perf_counter()
         fill(settings, count)
         setup_s = round(time.perf_counter() - start, 1)
-        hub, url = start_hub(settings, env, Path(scratch) / "hub.log")
-        try:
+        command = launch.serve_command(settings.home / "hub", settings.keys_dir / "hub", settings.schemas_dir)
+        with launch.start(command, Path(scratch) / "hub.log", env=env) as hub:
             done = subprocess.run(
                 [sys.executable, __file__, "--phase", "deliver"],
-                env={**env, "GATEWAY_HUB_URL": url},
+                env={**env, "GATEWAY_HUB_URL": hub.url},
                 capture_output=True,
                 check=False,
             )
-            hub_peak = hub_peak_rss(hub.pid)
-        finally:
-            hub.terminate()
-            hub.wait(30)
+            hub_peak = hub_peak_rss(hub.proc.pid)
         if done.returncode != 0:
             sys.exit(f"delivery failed:\n{done.stderr.decode()[-3000:]}")
         figures = json.loads(done.stdout.decode().strip().splitlines()[-1])

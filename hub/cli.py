@@ -14,6 +14,7 @@ import typer
 
 from gateway.transfer import TransferError
 from gateway.transfer.suites import parse_suite_list
+from hub.launch import announcement
 from hub.report import build_report, print_report
 from hub.settings import DB_FILE, DEFAULT_MAX_BODY, DEFAULT_MAX_SKEW, DEFAULT_SUITES, SUITES_ENV, Settings
 
@@ -129,7 +130,7 @@ def serve(
     if context is None:
         typer.echo(PLAIN_HTTP_WARNING, err=True)
     sock = bind(host, port)
-    typer.echo(f"hub listening on {url_of(sock, tls=context is not None)}")
+    typer.echo(announcement(url_of(sock, tls=context is not None)))
     make_server(application, tls=context, log_level=log_level).run(sockets=[sock])
 
 

@@ -4,13 +4,18 @@ The push endpoint reads its body as a raw stream and its headers by hand (FastAP
 buffer the envelope and answer a missing header with its own 422 instead of the protocol's
 ``missing_header``), so nothing about them can be inferred from the function signatures. Everything
 is declared here instead, next to the models of the JSON bodies; the models only document, they never
-parse or serialise (gateway.transfer does that, byte-exactly). docs/hub-openapi.json is generated from
-this (``python -m hub openapi``) and a test fails when the two differ.
+parse or serialise (gateway.transfer does that, byte-exactly). The receipt (and the Problem of a plain
+error) is not modelled here at all: its schema is generated from the definition gateway.transfer.receipt
+encodes and decodes with, so the published schema cannot drift from what the hub signs and the gateway
+accepts. docs/hub-openapi.json is generated from this (``python -m hub openapi``) and a test fails when
+the two differ.
 """
 
 from __future__ import annotations
 
+import inspect
 import json
+import re
 from typing import Any, Literal
 
 from fastapi import FastAPI
@@ -25,6 +30,20 @@ from gateway.transfer.protocol import (
     REPLAYED_HEADER,
     SIGNATURE_HEADER,
 )
+from gateway.transfer.receipt import (
+    BatchReceipt,
+    Choice,
+    Integer,
+    ListOf,
+    OneOrNull,
+    Problem,
+    Rejection,
+    Rule,
+    Text,
+    Version,
+    wire_fields,
+)
+from gateway.transfer.wire import BATCH_ID_RE, ID_RE
 
 TITLE = "省级平台参考实现（reference provincial hub）"
 VERSION = "1"
@@ -36,46 +55,88 @@ DESCRIPTION = (
 )
 MUTUAL_TLS = "mutualTLS"
 
-_BATCH_ID = r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$"
-_PARTY_ID = r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$"
-_SHA256 = r"^[0-9a-f]{64}$"
 _BASE64 = r"^[A-Za-z0-9+/]+={0,2}$"
 
 
-class Problem(BaseModel):
-    code: str = Field(description="stable machine code (docs/protocol.md §7.3)")
-    message: str = Field(description="中文说明，供工程师阅读")
+def _anchored(pattern: re.Pattern[str]) -> str:
+    """The protocol's patterns match in full; a JSON Schema pattern matches anywhere unless anchored."""
+    return f"^{pattern.pattern}$"
 
 
-class Error(BaseModel):
-    """A plain, unsigned refusal: the hub could not (or need not) identify the sender."""
+_BATCH_ID = _anchored(BATCH_ID_RE)
+_PARTY_ID = _anchored(ID_RE)
 
-    error: Problem
+# The receipt and its parts are described once, in gateway/transfer/receipt.py; their schemas are read
+# from that definition (wire_fields), under the public component names of this document.
+RECEIPT_COMPONENTS: dict[str, type] = {"Receipt": BatchReceipt, "Rejection": Rejection, "Problem": Problem}
+RECEIPT_NOTE = (
+    f"Sent as canonical JSON with the signature in {RECEIPT_SIGNATURE_HEADER}: verify the signature over "
+    "the exact bytes received (docs/protocol.md §5) before reading a field."
+)
+ERROR_DESCRIPTION = "A plain, unsigned refusal: the hub could not (or need not) identify the sender."
 
 
-class Rejection(BaseModel):
-    index: int = Field(ge=0, description="0-based position of the record in the batch")
-    key: str = Field(description="the record's natural key (Record/@key)")
-    code: str
-    message: str
+def _component(name: str) -> dict[str, str]:
+    return {"$ref": f"#/components/schemas/{name}"}
 
 
-class Receipt(BaseModel):
-    """The hub's signed answer, as canonical JSON; the signature is in X-Hub-Receipt-Signature.
+def _body(schema: dict[str, Any]) -> dict[str, Any]:
+    return {"content": {"application/json": {"schema": schema}}}
 
-    Verify the signature over the exact bytes received (docs/protocol.md §5) before reading a field.
-    """
 
-    v: Literal[1]
-    batch_id: str = Field(pattern=_BATCH_ID)
-    sender: str = Field(pattern=_PARTY_ID)
-    envelope_sha256: str = Field(pattern=_SHA256)
-    status: Literal["accepted", "rejected"]
-    accepted: int = Field(ge=0, description="records stored; 0 when rejected")
-    rejected: list[Rejection] = Field(description="refused records, at most 1000")
-    error: Problem | None = Field(description="why the batch was rejected; null when accepted")
-    received_at: int = Field(description="hub time, Unix seconds")
-    hub_kid: str = Field(description="the hub signing key that signed this receipt")
+def _component_ref(cls: type) -> dict[str, str]:
+    (name,) = (name for name, known in RECEIPT_COMPONENTS.items() if known is cls)
+    return _component(name)
+
+
+def member_schema(rule: Rule) -> dict[str, Any]:
+    """The JSON schema of one wire member, with exactly the limits the decoder enforces."""
+    schema: dict[str, Any]
+    if isinstance(rule, Version):
+        schema = {"type": "integer", "const": rule.value}
+    elif isinstance(rule, Integer):
+        schema = {"type": "integer", "minimum": rule.lo, "maximum": rule.hi}
+    elif isinstance(rule, Choice):
+        schema = {"type": "string", "enum": list(rule.values)}
+    elif isinstance(rule, Text):
+        schema = {"type": "string", "maxLength": rule.max_len}
+        if rule.pattern is not None:
+            schema["pattern"] = _anchored(rule.pattern)
+    elif isinstance(rule, ListOf):
+        schema = {"type": "array", "items": _component_ref(rule.item)}
+    elif isinstance(rule, OneOrNull):
+        schema = {"anyOf": [_component_ref(rule.item), {"type": "null"}]}
+    else:
+        raise TypeError(f"no JSON schema for the rule {rule!r}")
+    return {**schema, "description": rule.doc}
+
+
+def object_schema(name: str, cls: type) -> dict[str, Any]:
+    """An object with exactly the wire members of ``cls``: all required, no others allowed."""
+    members = wire_fields(cls)
+    description = inspect.getdoc(cls) or ""
+    return {
+        "title": name,
+        "type": "object",
+        "description": f"{description}\n\n{RECEIPT_NOTE}" if cls is BatchReceipt else description,
+        "properties": {key: member_schema(rule) for key, rule in members.items()},
+        "required": list(members),
+        "additionalProperties": False,
+    }
+
+
+def receipt_schemas() -> dict[str, dict[str, Any]]:
+    """The components Receipt, Rejection and Problem, and Error (a plain refusal, which holds a Problem)."""
+    schemas = {name: object_schema(name, cls) for name, cls in RECEIPT_COMPONENTS.items()}
+    schemas["Error"] = {
+        "title": "Error",
+        "type": "object",
+        "description": ERROR_DESCRIPTION,
+        "properties": {"error": _component_ref(Problem)},
+        "required": ["error"],
+        "additionalProperties": False,
+    }
+    return schemas
 
 
 class Health(BaseModel):
@@ -105,10 +166,6 @@ class Keyring(BaseModel):
     keys: list[KeyEntry]
 
 
-def _ref(model: type[BaseModel]) -> dict[str, str]:
-    return {"$ref": f"#/components/schemas/{model.__name__}"}
-
-
 def _header(description: str, pattern: str | None = None) -> dict[str, Any]:
     schema: dict[str, Any] = {"type": "string"}
     if pattern is not None:
@@ -132,31 +189,34 @@ def _signature_headers(*, always: bool) -> dict[str, Any]:
 def _answer(description: str, schema: dict[str, Any], *, always_signed: bool) -> dict[str, Any]:
     return {
         "description": description,
-        "content": {"application/json": {"schema": schema}},
+        **_body(schema),
         "headers": _signature_headers(always=always_signed),
     }
 
 
-_EITHER = {"oneOf": [_ref(Receipt), _ref(Error)]}
+RECEIPT = _component("Receipt")
+ERROR = _component("Error")
+_EITHER = {"oneOf": [RECEIPT, ERROR]}
+
 
 PUSH_RESPONSES: dict[int | str, dict[str, Any]] = {
     200: {
-        "model": Receipt,
+        **_body(RECEIPT),
         "description": "accepted (new, or the stored receipt of a batch already accepted)",
         "headers": _signature_headers(always=True),
     },
     400: {
-        "model": Error,
+        **_body(ERROR),
         "description": "`missing_header`, `bad_manifest`, `unsupported_suite`, `idempotency_key_mismatch`",
     },
     401: {
-        "model": Error,
+        **_body(ERROR),
         "description": (
             "`unknown_kid`, `bad_signature`, `key_not_valid`, `wrong_key_use`, `unsupported_key_type`"
         ),
     },
     403: {
-        "model": Error,
+        **_body(ERROR),
         "description": (
             "`sender_mismatch` (signing key of another party); `certificate_sender_mismatch` (the client "
             "certificate's CN is not the manifest's sender); `client_certificate_required` (HTTPS "
@@ -165,7 +225,7 @@ PUSH_RESPONSES: dict[int | str, dict[str, Any]] = {
     },
     409: _answer(
         "signed rejection: `batch_conflict`, `replayed_nonce`, `seq_not_increasing`",
-        _ref(Receipt),
+        RECEIPT,
         always_signed=True,
     ),
     413: _answer(
@@ -180,7 +240,7 @@ PUSH_RESPONSES: dict[int | str, dict[str, Any]] = {
         _EITHER,
         always_signed=False,
     ),
-    500: {"model": Error, "description": "`internal_error` (retry later)"},
+    500: {**_body(ERROR), "description": "`internal_error` (retry later)"},
 }
 
 PUSH_DESCRIPTION = (
@@ -238,7 +298,9 @@ def document(app: FastAPI) -> dict[str, Any]:
         description=app.description,
         routes=app.routes,
     )
-    schema.setdefault("components", {})["securitySchemes"] = {
+    components = schema.setdefault("components", {})
+    components["schemas"] = dict(sorted({**components.get("schemas", {}), **receipt_schemas()}.items()))
+    components["securitySchemes"] = {
         MUTUAL_TLS: {
             "type": "mutualTLS",
             "description": (

@@ -51,6 +51,7 @@ from gateway.transfer.protocol import (
     MAX_SIGNATURE_SIZE,
     SIGNATURE_HEADER,
 )
+from gateway.transfer.receipt import Status
 from gateway.transfer.wire import b64_std_decode
 from hub.db import batch, record, sender_state
 from hub.faults import crash_point
@@ -260,18 +261,7 @@ class Receiver:
 
     def _accept(self, admitted: Admitted, plaintext: Path, verdict: Verdict) -> Answer:
         m = admitted.manifest
-        received_at = self.now()
-        receipt = BatchReceipt(
-            batch_id=m.batch_id,
-            sender=m.sender,
-            envelope_sha256=m.envelope_sha256,
-            status="accepted",
-            accepted=verdict.count,
-            rejected=(),
-            error=None,
-            received_at=received_at,
-            hub_kid=self.keys.receipt_kid(received_at, m.suite),
-        )
+        receipt = self._receipt(m, "accepted", verdict.count, (), None)
         raw, signature = self.keys.sign(receipt)
         final = self.settings.received_dir / m.sender / f"{m.batch_id}.xml"
         try:
@@ -316,6 +306,28 @@ class Receiver:
 
     # --------------------------------------------------------------------------------------- answers
 
+    def _receipt(
+        self,
+        m: Manifest,
+        status: Status,
+        accepted: int,
+        rejected: Iterable[Rejection],
+        error: Problem | None,
+    ) -> BatchReceipt:
+        """The receipt about ``m``, dated now and naming the receipt key of the batch's suite."""
+        received_at = self.now()
+        return BatchReceipt(
+            batch_id=m.batch_id,
+            sender=m.sender,
+            envelope_sha256=m.envelope_sha256,
+            status=status,
+            accepted=accepted,
+            rejected=tuple(rejected),
+            error=error,
+            received_at=received_at,
+            hub_kid=self.keys.receipt_kid(received_at, m.suite),
+        )
+
     def _batch_row(
         self,
         admitted: Admitted,
@@ -349,18 +361,7 @@ class Receiver:
 
     def _refuse(self, admitted: Admitted, refusal: Refusal) -> Answer:
         m = admitted.manifest
-        received_at = self.now()
-        receipt = BatchReceipt(
-            batch_id=m.batch_id,
-            sender=m.sender,
-            envelope_sha256=m.envelope_sha256,
-            status="rejected",
-            accepted=0,
-            rejected=refusal.rejections,
-            error=Problem(refusal.code, refusal.message),
-            received_at=received_at,
-            hub_kid=self.keys.receipt_kid(received_at, m.suite),
-        )
+        receipt = self._receipt(m, "rejected", 0, refusal.rejections, Problem(refusal.code, refusal.message))
         raw, signature = self.keys.sign(receipt)
         if refusal.persist:
             try:

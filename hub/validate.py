@@ -39,6 +39,7 @@ from gateway.schema import (
     element_to_type,
 )
 from gateway.transfer import Problem, Rejection
+from gateway.transfer.receipt import MAX_MESSAGE
 
 _NS = f"{{{TARGET_NAMESPACE}}}"
 _BATCH_TAG = _NS + BATCH_ELEMENT
@@ -171,7 +172,7 @@ class BatchValidator:
             summary = f"批次不符合 batch.xsd：{findings.total} 处错误，涉及 {len(findings.records)} 条记录"
             if findings.batch:
                 summary += "；批次级错误：" + "；".join(findings.batch[:MAX_REASONS_PER_RECORD])
-            verdict.problem = Problem("invalid_xml", summary[:4000])
+            verdict.problem = Problem("invalid_xml", summary[:MAX_MESSAGE])
         return verdict
 
     def _check_structure(

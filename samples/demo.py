@@ -13,7 +13,6 @@ from __future__ import annotations
 import contextlib
 import json
 import os
-import re
 import secrets
 import shutil
 import subprocess
@@ -33,6 +32,7 @@ from rich.table import Table
 from gateway.settings import Settings
 from gateway.status import batches_since
 from gateway.store.db import describe, migrate
+from hub import launch
 from samples.demo_dagtest import DagTestFailed, run_dags
 
 # The checkout the demo runs from: its dags/, plugins/ and sample files.
@@ -99,63 +99,29 @@ def _run(cmd: list[str], env: dict[str, str], log_path: Path) -> None:
 
 @contextmanager
 def child_service(name: str, cmd: list[str], log_dir: Path, *, keep: bool = False) -> Iterator[str]:
-    """Start a service that prints `… listening on URL` (the hub, the stand-in API) and yield the URL."""
-    log_dir.mkdir(parents=True, exist_ok=True)
-    log = (log_dir / f"{name}.log").open("wb")
-    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=log, env=checkout_env())
-    url = None
-    deadline = time.monotonic() + 30
-    assert proc.stdout is not None
-    while time.monotonic() < deadline:
-        line = proc.stdout.readline().decode(errors="replace")
-        if not line:
-            break
-        match = re.search(r"listening on (https?://\S+)", line)
-        if match:
-            url = match.group(1).rstrip("/")
-            break
-    if url is None:
-        proc.kill()
-        log.close()
-        raise DemoError(f"{name} did not start; see {log_dir / (name + '.log')}")
+    """Start a service that announces `… listening on URL` (the hub, the stand-in API) and yield the URL."""
     try:
-        yield url
+        child = launch.start(cmd, log_dir / f"{name}.log", env=checkout_env(), timeout=30)
+    except launch.HubStartError as exc:
+        raise DemoError(f"{name} did not start: {exc}") from exc
+    try:
+        yield child.url.rstrip("/")
     finally:
         if not keep:
-            proc.terminate()
-            try:
-                proc.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-        log.close()
+            child.stop()
 
 
 def local_hub(settings: Settings, log_dir: Path, *, keep: bool) -> contextlib.AbstractContextManager[str]:
-    """The reference hub on a free loopback port, accepting the configured suite."""
-    return child_service(
-        "hub",
-        [
-            sys.executable,
-            "-m",
-            "hub",
-            "serve",
-            "--home",
-            str(settings.home / "hub"),
-            "--keys",
-            str(settings.keys_dir / "hub"),
-            "--schemas",
-            str(settings.schemas_dir),
-            "--host",
-            "127.0.0.1",
-            "--port",
-            "0",
-            "--plain-http",  # loopback only; the hub refuses to serve plain HTTP anywhere else
-            "--suites",
-            settings.suite,
-        ],
-        log_dir,
-        keep=keep,
+    """The reference hub on a free loopback port (plain HTTP: loopback only), accepting the configured
+    suite."""
+    command = launch.serve_command(
+        settings.home / "hub",
+        settings.keys_dir / "hub",
+        settings.schemas_dir,
+        suites=settings.suite,
+        log_level="info",
     )
+    return child_service("hub", command, log_dir, keep=keep)
 
 
 def credit_standin(log_dir: Path) -> contextlib.AbstractContextManager[str]:
@@ -239,7 +205,7 @@ def drop_samples(settings: Settings) -> list[Path]:
 
 def hub_report(settings: Settings) -> dict[str, Any]:
     out = subprocess.run(
-        [sys.executable, "-m", "hub", "report", "--json", "--home", str(settings.home / "hub")],
+        launch.hub_command("report", "--json", "--home", str(settings.home / "hub")),
         capture_output=True,
         check=True,
     )

@@ -4,133 +4,246 @@ A batch is delivered only when a receipt signed with the hub's registered receip
 batch_id and envelope_sha256 as the push (X-Road's signed-evidence idea). The signature covers
 ``b"gwenv1 receipt\\0" ‖ receipt bytes`` (domain separation: a receipt signature can never be replayed as
 a manifest signature or the other way round).
+
+The receipt's wire form is described once, here: each field of :class:`BatchReceipt`, :class:`Rejection`
+and :class:`Problem` that travels carries its rule (``Annotated[type, rule]``), and encoding, decoding and
+the hub's published JSON schema (hub/openapi.py) are all read from those rules (:func:`wire_fields`).
 """
 
 from __future__ import annotations
 
 import dataclasses
+import functools
 import re
+import typing
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Literal
+from types import MappingProxyType
+from typing import Annotated, Any, Literal
 
 from gateway.transfer.errors import FormatError, KeyringError
 from gateway.transfer.keyring import Keyring
 from gateway.transfer.keytypes import PrivateKey, Signer, as_signer
-from gateway.transfer.wire import BATCH_ID_RE, HEX64_RE, ID_RE, KID_RE, Fields, canonical_json, parse_json
+from gateway.transfer.wire import (
+    BATCH_ID_RE,
+    HEX64_RE,
+    ID_RE,
+    KID_RE,
+    MAX_SAFE_INT,
+    Fields,
+    canonical_json,
+    parse_json,
+)
 
 RECEIPT_DOMAIN = b"gwenv1 receipt\0"
 RECEIPT_VERSION = 1
 MAX_RECEIPT_SIZE = 4 << 20
 CODE_RE = re.compile(r"[A-Za-z0-9_.:-]{1,64}")
-RECEIPT_KEYS = (
-    "v",
-    "batch_id",
-    "sender",
-    "envelope_sha256",
-    "status",
-    "accepted",
-    "rejected",
-    "error",
-    "received_at",
-    "hub_kid",
-)
+MAX_MESSAGE = 4000
 Status = Literal["accepted", "rejected"]
+
+# ------------------------------------------------------------------------------------- field rules
+
+
+@dataclass(frozen=True)
+class Text:
+    """A string of at most ``max_len`` characters that, when ``pattern`` is given, matches it in full."""
+
+    doc: str
+    pattern: re.Pattern[str] | None = None
+    max_len: int = 256
+
+    def read(self, f: Fields, key: str, where: str) -> str:
+        return f.str(key, self.pattern, self.max_len)
+
+    def dump(self, value: Any) -> object:
+        return value
+
+
+@dataclass(frozen=True)
+class Choice:
+    """A string that is one of ``values``."""
+
+    doc: str
+    values: tuple[str, ...]
+
+    def read(self, f: Fields, key: str, where: str) -> str:
+        value = f.str(key)
+        if value not in self.values:
+            raise FormatError(f"{where}.{key} 取值不合法：{value!r}")
+        return value
+
+    def dump(self, value: Any) -> object:
+        return value
+
+
+@dataclass(frozen=True)
+class Integer:
+    """An integer (never a boolean) in ``lo..hi``."""
+
+    doc: str
+    lo: int = 0
+    hi: int = MAX_SAFE_INT
+
+    def read(self, f: Fields, key: str, where: str) -> int:
+        return f.int(key, self.lo, self.hi)
+
+    def dump(self, value: Any) -> object:
+        return value
+
+
+@dataclass(frozen=True)
+class Version:
+    """The format version: exactly ``value``; another number is ``unsupported_version``."""
+
+    doc: str
+    value: int
+
+    def read(self, f: Fields, key: str, where: str) -> int:
+        if f.int(key) != self.value:
+            raise FormatError(f"不支持的{where}版本 {f.raw(key)}", code="unsupported_version")
+        return self.value
+
+    def dump(self, value: Any) -> object:
+        return self.value
+
+
+@dataclass(frozen=True)
+class ListOf:
+    """A list of ``item`` objects (a tuple in Python)."""
+
+    doc: str
+    item: type
+
+    def read(self, f: Fields, key: str, where: str) -> tuple[object, ...]:
+        value = f.raw(key)
+        if not isinstance(value, list):
+            raise FormatError(f"{where}.{key} 必须是列表")
+        return tuple(read_object(self.item, v, f"{where}.{key}", what="的元素必须是对象") for v in value)
+
+    def dump(self, value: Any) -> object:
+        return [dump_object(v) for v in value]
+
+
+@dataclass(frozen=True)
+class OneOrNull:
+    """One ``item`` object, or null."""
+
+    doc: str
+    item: type
+
+    def read(self, f: Fields, key: str, where: str) -> object:
+        value = f.raw(key)
+        return None if value is None else read_object(self.item, value, f"{where}.{key}", "必须是对象或 null")
+
+    def dump(self, value: Any) -> object:
+        return None if value is None else dump_object(value)
+
+
+Rule = Text | Choice | Integer | Version | ListOf | OneOrNull
+
+
+@functools.cache
+def wire_fields(cls: type) -> Mapping[str, Rule]:
+    """The members ``cls`` has on the wire, in declaration order, each with its rule.
+
+    A member is a dataclass field annotated with a rule (``Annotated[type, rule]``), or, for a versioned
+    object, its ``WIRE_VERSION`` (a ``v`` member that is not a Python attribute). Fields without a rule
+    (a receipt's ``raw`` and ``signature``) are not on the wire.
+    """
+    hints = typing.get_type_hints(cls, include_extras=True)
+    members: dict[str, Rule] = {}
+    version = getattr(cls, "WIRE_VERSION", None)
+    if version is not None:
+        members["v"] = version
+    for f in dataclasses.fields(cls):
+        rules = [m for m in getattr(hints[f.name], "__metadata__", ()) if isinstance(m, Rule)]
+        if rules:
+            members[f.name] = rules[0]
+    return MappingProxyType(members)
+
+
+def read_object(cls: type, value: object, where: str, what: str = "必须是对象") -> Any:
+    """Build ``cls`` from one parsed JSON object: exactly its wire members, each by its rule."""
+    if not isinstance(value, dict):
+        raise FormatError(f"{where} {what}")
+    members = wire_fields(cls)
+    f = Fields(value, members, where)
+    values = {key: rule.read(f, key, where) for key, rule in members.items()}
+    values.pop("v", None)
+    return cls(**values)
+
+
+def dump_object(obj: object) -> dict[str, object]:
+    """The JSON value of a wire object (the inverse of :func:`read_object`)."""
+    return {key: rule.dump(getattr(obj, key, None)) for key, rule in wire_fields(type(obj)).items()}
+
+
+# ------------------------------------------------------------------------------------------ receipt
 
 
 @dataclass(frozen=True)
 class Rejection:
     """One refused record: its 0-based position in the batch, its natural key if known, and why."""
 
-    index: int
-    key: str
-    code: str
-    message: str
+    index: Annotated[int, Integer("0-based position of the record in the batch")]
+    key: Annotated[str, Text("the record's natural key (Record/@key), empty when unknown", max_len=1024)]
+    code: Annotated[str, Text("stable machine code of the refusal", CODE_RE)]
+    message: Annotated[str, Text("中文说明，供工程师阅读", max_len=MAX_MESSAGE)]
 
     def to_json(self) -> dict[str, object]:
-        return {"index": self.index, "key": self.key, "code": self.code, "message": self.message}
+        return dump_object(self)
 
     @classmethod
     def from_json(cls, obj: object) -> Rejection:
-        if not isinstance(obj, dict):
-            raise FormatError("回执.rejected 的元素必须是对象")
-        f = Fields(obj, ("index", "key", "code", "message"), "回执.rejected")
-        return cls(
-            f.int("index"), f.str("key", max_len=1024), f.str("code", CODE_RE), f.str("message", max_len=4000)
-        )
+        rejection: Rejection = read_object(cls, obj, "回执.rejected", "的元素必须是对象")
+        return rejection
 
 
 @dataclass(frozen=True)
 class Problem:
-    code: str
-    message: str
+    """A refusal's stable code (docs/protocol.md §7.3) and message: a receipt's ``error``, a plain error."""
+
+    code: Annotated[str, Text("stable machine code (docs/protocol.md §7.3)", CODE_RE)]
+    message: Annotated[str, Text("中文说明，供工程师阅读", max_len=MAX_MESSAGE)]
 
     def to_json(self) -> dict[str, object]:
-        return {"code": self.code, "message": self.message}
+        return dump_object(self)
 
 
 @dataclass(frozen=True)
 class BatchReceipt:
-    batch_id: str
-    sender: str
-    envelope_sha256: str
-    status: Status
-    accepted: int
-    rejected: tuple[Rejection, ...]
-    error: Problem | None
-    received_at: int
-    hub_kid: str
+    """The hub's answer about one pushed batch, signed by the hub's receipt key."""
+
+    WIRE_VERSION: typing.ClassVar[Version] = Version("receipt format version", RECEIPT_VERSION)
+
+    batch_id: Annotated[str, Text("the manifest's batch_id", BATCH_ID_RE)]
+    sender: Annotated[str, Text("the manifest's sender", ID_RE)]
+    envelope_sha256: Annotated[str, Text("the manifest's envelope_sha256", HEX64_RE)]
+    status: Annotated[Status, Choice("the hub's decision on the whole batch", typing.get_args(Status))]
+    accepted: Annotated[int, Integer("records stored; 0 when rejected")]
+    rejected: Annotated[
+        tuple[Rejection, ...], ListOf("refused records (the reference hub lists at most 1000)", Rejection)
+    ]
+    error: Annotated[Problem | None, OneOrNull("why the batch was rejected; null when accepted", Problem)]
+    received_at: Annotated[int, Integer("hub time, Unix seconds")]
+    hub_kid: Annotated[str, Text("the hub signing key that signed this receipt", KID_RE)]
     # The exact bytes and signature this receipt was verified from, for the sender's evidence archive;
-    # empty on a receipt being built. Not part of the receipt's value (compare=False).
+    # empty on a receipt being built. Not part of the receipt's value (compare=False), not on the wire.
     raw: bytes = field(default=b"", compare=False, repr=False)
     signature: bytes = field(default=b"", compare=False, repr=False)
 
     def encode(self) -> bytes:
-        return canonical_json(
-            {
-                "v": RECEIPT_VERSION,
-                "batch_id": self.batch_id,
-                "sender": self.sender,
-                "envelope_sha256": self.envelope_sha256,
-                "status": self.status,
-                "accepted": self.accepted,
-                "rejected": [r.to_json() for r in self.rejected],
-                "error": self.error.to_json() if self.error else None,
-                "received_at": self.received_at,
-                "hub_kid": self.hub_kid,
-            },
-            where="回执",
-        )
+        return canonical_json(dump_object(self), where="回执")
 
     @classmethod
     def decode(cls, raw: bytes) -> BatchReceipt:
-        f = Fields(parse_json(raw, max_size=MAX_RECEIPT_SIZE, where="回执"), RECEIPT_KEYS, "回执")
-        if f.int("v") != RECEIPT_VERSION:
-            raise FormatError(f"不支持的回执版本 {f.raw('v')}", code="unsupported_version")
-        status = f.str("status")
-        if status not in ("accepted", "rejected"):
-            raise FormatError(f"回执.status 取值不合法：{status!r}")
-        rejected = f.raw("rejected")
-        if not isinstance(rejected, list):
-            raise FormatError("回执.rejected 必须是列表")
-        error_obj = f.raw("error")
-        error: Problem | None = None
-        if error_obj is not None:
-            if not isinstance(error_obj, dict):
-                raise FormatError("回执.error 必须是对象或 null")
-            ef = Fields(error_obj, ("code", "message"), "回执.error")
-            error = Problem(ef.str("code", CODE_RE), ef.str("message", max_len=4000))
-        return cls(
-            batch_id=f.str("batch_id", BATCH_ID_RE),
-            sender=f.str("sender", ID_RE),
-            envelope_sha256=f.str("envelope_sha256", HEX64_RE),
-            status=status,  # type: ignore[arg-type]
-            accepted=f.int("accepted"),
-            rejected=tuple(Rejection.from_json(r) for r in rejected),
-            error=error,
-            received_at=f.int("received_at"),
-            hub_kid=f.str("hub_kid", KID_RE),
-            raw=raw,
-        )
+        obj = parse_json(raw, max_size=MAX_RECEIPT_SIZE, where="回执")
+        receipt: BatchReceipt = read_object(cls, obj, "回执")
+        return dataclasses.replace(receipt, raw=raw)
+
+
+RECEIPT_KEYS = tuple(wire_fields(BatchReceipt))
 
 
 def sign_receipt(

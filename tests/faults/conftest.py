@@ -9,12 +9,10 @@ from __future__ import annotations
 
 import json
 import os
-import re
 import shutil
 import sqlite3
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -25,6 +23,7 @@ from sqlalchemy import select
 from gateway.settings import REPO_ROOT, Settings
 from gateway.store.db import engine_for
 from gateway.store.tables import delivery_batch, outbox, record_version
+from hub import launch
 
 HUB_ID = "SX-HUB"
 SAMPLES = REPO_ROOT / "samples" / "inbox"
@@ -74,7 +73,7 @@ class HubProcess:
     def __init__(self, settings: Settings, logs: Path) -> None:
         self.settings = settings
         self.logs = logs
-        self.proc: subprocess.Popen[bytes] | None = None
+        self.child: launch.Child | None = None
         self.url = ""
         self.starts = 0
 
@@ -83,51 +82,23 @@ class HubProcess:
         env.pop("HUB_FAULT", None)
         if fault:
             env["HUB_FAULT"] = fault
-        cmd = [
-            sys.executable,
-            "-m",
-            "hub",
-            "serve",
-            "--home",
-            str(self.settings.home / "hub"),
-            "--keys",
-            str(self.settings.keys_dir / "hub"),
-            "--schemas",
-            str(self.settings.schemas_dir),
-            "--port",
-            "0",
-            "--log-level",
-            "warning",
-            "--plain-http",  # loopback only: the transport is not what these tests are about
-        ]
+        command = launch.serve_command(
+            self.settings.home / "hub", self.settings.keys_dir / "hub", self.settings.schemas_dir
+        )  # plain HTTP on loopback: the transport is not what these tests are about
+        self.stop()  # a previous start (killed by its fault, as a rule)
         self.starts += 1
-        log = (self.logs / f"hub-{self.starts}.log").open("wb")
-        self.proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=log, env=env)
-        log.close()
-        assert self.proc.stdout is not None
-        deadline = time.monotonic() + START_TIMEOUT
-        while time.monotonic() < deadline:
-            line = self.proc.stdout.readline().decode(errors="replace")
-            match = re.search(r"listening on (https?://\S+)", line)
-            if match:
-                self.url = match.group(1).rstrip("/")
-                return self.url
-            if not line and self.proc.poll() is not None:
-                break
-        raise RuntimeError(f"the hub did not start; see {self.logs}")
+        log = self.logs / f"hub-{self.starts}.log"
+        self.child = launch.start(command, log, env=env, timeout=START_TIMEOUT)
+        self.url = self.child.url
+        return self.url
 
     def wait_killed(self, timeout: float = 30) -> int:
-        assert self.proc is not None
-        return self.proc.wait(timeout)
+        assert self.child is not None
+        return self.child.proc.wait(timeout)
 
     def stop(self) -> None:
-        if self.proc is not None and self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(10)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
+        if self.child is not None:
+            self.child.stop()
 
 
 @pytest.fixture
@@ -203,7 +174,7 @@ def hub_batches(settings: Settings) -> set[str]:
 
 def hub_report(settings: Settings) -> dict[str, object]:
     out = subprocess.run(
-        [sys.executable, "-m", "hub", "report", "--json", "--home", str(settings.home / "hub")],
+        launch.hub_command("report", "--json", "--home", str(settings.home / "hub")),
         capture_output=True,
         check=True,
         timeout=60,

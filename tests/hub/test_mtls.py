@@ -8,10 +8,6 @@ from __future__ import annotations
 
 import base64
 import re
-import selectors
-import subprocess
-import sys
-import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -21,7 +17,7 @@ from typer.testing import CliRunner
 from gateway.transfer import HubClient, HubRejected, Sealed, Sender, TransferError
 from gateway.transfer.protocol import MANIFEST_HEADER
 from gateway.transfer.tls import GATEWAY_TLS_PASSPHRASE_ENV, server_context
-from hub import cli
+from hub import cli, launch
 from hub.app import check_peer, create_app
 from hub.receiving import Answer
 from hub.report import build_report
@@ -216,10 +212,6 @@ def test_the_certificate_check_compares_the_cn_with_the_claimed_sender(
 # ------------------------------------------------------------------------------------------------ CLI
 
 
-def _hub(*args: str) -> list[str]:
-    return [sys.executable, "-m", "hub", *args]
-
-
 @pytest.mark.parametrize(
     ("extra", "complaint"),
     [
@@ -239,52 +231,14 @@ def test_serve_refuses_to_run_without_tls_unless_told_to_on_loopback(
     assert not settings.home.exists()  # refused before anything was created
 
 
-def _read_line(proc: subprocess.Popen[str], timeout: float) -> str:
-    assert proc.stdout is not None
-    selector = selectors.DefaultSelector()
-    selector.register(proc.stdout, selectors.EVENT_READ)
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if selector.select(timeout=0.1):
-            return proc.stdout.readline()
-        assert proc.poll() is None, proc.stderr.read() if proc.stderr else ""
-    raise AssertionError("the hub did not announce its port in time")
-
-
 def test_serve_with_tls_announces_https_and_accepts_a_pinned_client(
-    settings: Settings, pki: Pki, sender: Sender, seal_batch: Seal
+    settings: Settings, pki: Pki, sender: Sender, seal_batch: Seal, tmp_path: Path
 ) -> None:
-    command = _hub(
-        "serve",
-        "--home", str(settings.home),
-        "--keys", str(settings.keys),
-        "--schemas", str(settings.schemas),
-        "--port", "0",
-        "--log-level", "warning",
-        "--tls-cert", str(pki.server.cert),
-        "--tls-key", str(pki.server.key),
-        "--client-ca", str(pki.ca.cert),
-    )  # fmt: skip
-    proc = subprocess.Popen(command, cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    try:
-        line = _read_line(proc, timeout=30)
-        match = re.fullmatch(r"hub listening on (https://127\.0\.0\.1:\d+)\n", line)
-        assert match is not None, line
-        url = match.group(1)
-        envelope, sealed = seal_batch("cli-tls-1", 1)
-        for _ in range(100):  # the socket is bound before the line is printed; uvicorn may still be starting
-            try:
-                with _client(url, sender, pki, pki.client) as client:
-                    receipt = client.push(envelope, sealed, "cli-tls-1")
-                break
-            except TransferError as exc:
-                if exc.code != "hub_unavailable":
-                    raise
-                time.sleep(0.05)
-        else:
-            raise AssertionError("the hub never answered")
+    tls = launch.ServerTls(cert=pki.server.cert, key=pki.server.key, client_ca=pki.ca.cert)
+    command = launch.serve_command(settings.home, settings.keys, settings.schemas, tls=tls)
+    with launch.start(command, tmp_path / "hub.log", cwd=REPO) as hub:
+        assert re.fullmatch(r"https://127\.0\.0\.1:\d+", hub.url), hub.url
+        with _client(hub.url, sender, pki, pki.client) as client:
+            receipt = client.push(*seal_batch("cli-tls-1", 1), "cli-tls-1")
         assert (receipt.status, receipt.accepted) == ("accepted", 1)
-    finally:
-        proc.terminate()
-        _, stderr = proc.communicate(timeout=10)
-    assert "明文" not in stderr  # the plain-HTTP warning is for --plain-http only
+    assert "明文" not in hub.log.read_text("utf-8")  # the plain-HTTP warning is for --plain-http only
