@@ -12,40 +12,47 @@ in logs). Without the Connection, the
 from __future__ import annotations
 
 import logging
+from pathlib import Path
 
+from connectors.connection import ConnectionHook, get_connection
 from gateway.settings import Settings
 
 log = logging.getLogger(__name__)
 HUB_CONN_ID = "gateway_hub"
 
 
-def gateway_settings(conn_id: str = HUB_CONN_ID) -> Settings:
-    from pathlib import Path
+class GatewayHubHook(ConnectionHook):
+    """The hub's Connection: what it says overrides the settings from the environment."""
 
-    from airflow.sdk import BaseHook
+    def settings(self, base: Settings) -> Settings:
+        conn, extra = self.connection, self.extra
+        scheme = conn.schema if conn.schema in {"http", "https"} else "https"
+        port = f":{conn.port}" if conn.port else ""
+        verify = extra.get("verify", base.hub_verify)
+        if isinstance(verify, str) and verify.lower() in {"true", "false"}:
+            verify = verify.lower() == "true"
+        changes: dict[str, object] = {"hub_url": f"{scheme}://{conn.host}{port}", "hub_verify": verify}
+        if "sender_id" in extra:
+            changes["sender_id"] = str(extra["sender_id"])
+        if "keys_dir" in extra:
+            changes["keys_dir"] = Path(extra["keys_dir"])
+        for key in ("suite", "hub_client_cert", "hub_client_key"):
+            if key in extra:
+                changes[key] = str(extra[key])
+        if conn.password:  # the connection's password field holds the passphrase of our private keys
+            changes["key_passphrase"] = conn.password
+        return base.with_overrides(**changes)
+
+
+def gateway_settings(conn_id: str = HUB_CONN_ID) -> Settings:
     from airflow.sdk.exceptions import AirflowNotFoundException
 
     settings = Settings.from_env()
     try:
-        conn = BaseHook.get_connection(conn_id)
+        conn = get_connection(conn_id)
     except AirflowNotFoundException:
         log.info("no Airflow connection %r: hub %s from the environment", conn_id, settings.hub_url)
         return settings
-    scheme = conn.schema if conn.schema in {"http", "https"} else "https"
-    port = f":{conn.port}" if conn.port else ""
-    extra = conn.extra_dejson
-    verify = extra.get("verify", settings.hub_verify)
-    if isinstance(verify, str) and verify.lower() in {"true", "false"}:
-        verify = verify.lower() == "true"
-    changes: dict[str, object] = {"hub_url": f"{scheme}://{conn.host}{port}", "hub_verify": verify}
-    if "sender_id" in extra:
-        changes["sender_id"] = str(extra["sender_id"])
-    if "keys_dir" in extra:
-        changes["keys_dir"] = Path(extra["keys_dir"])
-    for key in ("suite", "hub_client_cert", "hub_client_key"):
-        if key in extra:
-            changes[key] = str(extra[key])
-    if conn.password:  # the connection's password field holds the passphrase of our private keys
-        changes["key_passphrase"] = conn.password
-    log.info("hub from Airflow connection %r: %s", conn_id, changes["hub_url"])
-    return settings.with_overrides(**changes)
+    settings = GatewayHubHook(conn).settings(settings)
+    log.info("hub from Airflow connection %r: %s", conn_id, settings.hub_url)
+    return settings

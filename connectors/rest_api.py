@@ -23,31 +23,58 @@ The pull stops with a :class:`SourceError` — never silently short — when the
 failing (after retries with backoff), answers with HTML or something that is not JSON, serves the same page
 or cursor again, hands out records older than the cursor asked for, or lacks the records path.
 
-connectors/ must not import Airflow: ``from_settings`` takes any object with the attributes of a Connection.
+:class:`RestApiSource` is the connector ``connectors.pulled.run_pull`` opens for ``kind: rest_api``; each run
+is one :class:`RestApiPull` from the stored cursor.
 """
 
 from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Generator, Iterator, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import pyarrow as pa
 
-from connectors.rest_api_config import ApiConfig, ConnectionLike, api_config
+from connectors.connection import ConnectionLike
+from connectors.pulled import PullOnce, PullRun
+from connectors.rest_api_config import ApiConfig, RestApiHook
 from connectors.rest_api_cursor import CursorTracker
 from connectors.rest_api_errors import SourceError, bilingual
 from connectors.rest_api_http import ApiClient
 from connectors.rest_api_records import MISSING, RowBuffer, fingerprint, lookup, text_of
+from gateway.landing import headers_of, source_id_of
+from gateway.mapping.spec import MappingSpec
+from gateway.settings import Settings
 
-__all__ = ["BATCH_ROWS", "ConnectionLike", "RestApiSource", "SourceError"]
+__all__ = ["BATCH_ROWS", "RestApiPull", "RestApiSource", "SourceError"]
 
 log = logging.getLogger(__name__)
 BATCH_ROWS = 5000
 
 
+@dataclass(frozen=True)
 class RestApiSource:
+    """A REST API dataset as a pulled source: one pull per run, from the stored cursor."""
+
+    config: ApiConfig
+    headers: tuple[str, ...]  # the mapping's `from` names: the record fields to extract ("a.b" when nested)
+
+    @property
+    def source_id(self) -> str:
+        return self.config.source_id
+
+    @classmethod
+    def open(cls, settings: Settings, spec: MappingSpec, conn: ConnectionLike) -> RestApiSource:
+        """Address and secrets from ``conn`` (an http Connection), what to pull from the mapping."""
+        return cls(RestApiHook(conn).api_config(spec.pull or {}, source_id_of(spec)), tuple(headers_of(spec)))
+
+    def pulls(self, cursor: str | None, run: PullRun) -> Generator[RestApiPull, None, None]:
+        yield RestApiPull(self.config, self.headers, cursor)
+
+
+class RestApiPull(PullOnce):
     """One incremental pull (gateway.landing.Pull). ``batches()`` makes the requests; iterate it once."""
 
     kind = "api"
@@ -74,38 +101,13 @@ class RestApiSource:
         self._paths = [tuple(header.split(".")) for header in self.headers]
         self._sleep = sleep
         self._clock = clock
-        self._cursor_to: str | None = None
-        self._finished = False
-
-    @classmethod
-    def from_settings(
-        cls,
-        conn: ConnectionLike,
-        pull: Mapping[str, Any],
-        headers: list[str],
-        source_id: str,
-        cursor: str | None,
-        **options: Any,
-    ) -> RestApiSource:
-        """The pull for ``source_id``: address and secrets from ``conn``, the rest from the mapping.
-
-        ``headers`` are the mapping's ``from`` names, i.e. the record fields to extract ("a.b" for nested
-        ones); ``cursor`` is the stored cursor (None for the first, full pull).
-        """
-        return cls(api_config(conn, pull, source_id), headers, cursor, **options)
-
-    @property
-    def cursor_to(self) -> str | None:
-        if not self._finished:
-            raise RuntimeError(f"{self.source_id}: cursor_to is known only once batches() has been exhausted")
-        return self._cursor_to
 
     def batches(self) -> Iterator[pa.RecordBatch]:
         tracker = CursorTracker(self.config, self.cursor_from)
         buffer = RowBuffer(len(self.headers))
         client = ApiClient(self.config, sleep=self._sleep, clock=self._clock)
         self.pages = self.rows = 0
-        self._finished = False
+        self._finished = False  # a second iteration pulls again: its cursor is known at its own end
         try:
             for records in self._pages(client, tracker.since):
                 for record in records:
@@ -121,8 +123,7 @@ class RestApiSource:
         finally:
             client.close()
         end = tracker.end
-        self._cursor_to = end.text()
-        self._finished = True
+        self._finish(end.text())
         log.info(
             "%s: pulled %d records in %d pages (%d requests, %d repeated, %d older than the cursor, "
             "%d already taken at the cursor); cursor %s → %s",

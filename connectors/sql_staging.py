@@ -28,28 +28,32 @@ running forever; what arrives later is the next pull's.
 
 Table and column names are checked against the database's reflected metadata and used as reflected
 objects (quoted by the dialect); nothing from the mapping file is ever put into SQL text.
+
+:class:`StagingSource` is the connector ``connectors.pulled.run_pull`` opens for ``kind: sql_staging``; the
+database is reached through the Connection :class:`StagingDatabaseHook` reads.
 """
 
 from __future__ import annotations
 
-import json
 import logging
 import uuid
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Generator, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from datetime import time as time_of_day
 from decimal import Decimal
-from typing import Any, Protocol
-from urllib.parse import urlsplit
+from typing import Any
 
 import pyarrow as pa
 import sqlalchemy as sa
-from sqlalchemy.engine import URL, Engine, make_url
+from sqlalchemy.engine import URL, Engine
 from sqlalchemy.exc import NoSuchTableError
 from sqlalchemy.pool import NullPool
 
-from gateway.landing import LandedUnit, land_pull, pull_block, read_cursor
+from connectors.connection import ConnectionHook, ConnectionLike
+from connectors.pulled import PullOnce, PullRun, cursor_json, parse_cursor_json
+from gateway.landing import headers_of, source_id_of
+from gateway.mapping.spec import MappingSpec
 from gateway.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -78,21 +82,6 @@ _CURSOR_TYPES = (datetime, date, time_of_day, int, float, Decimal, str, uuid.UUI
 
 class StagingError(ValueError):
     """The pull block or the staging database does not fit together; the message says what to fix."""
-
-
-class ConnectionLike(Protocol):
-    """What is read of an Airflow Connection (airflow.sdk.Connection has all of it)."""
-
-    host: str | None
-    port: int | None
-    schema: str | None
-    login: str | None
-    password: str | None
-
-    @property
-    def extra_dejson(self) -> dict[str, Any]: ...
-
-    def get_uri(self) -> str: ...
 
 
 # --------------------------------------------------------------------------------------------- configuration
@@ -151,53 +140,42 @@ class StagingConfig:
         )
 
 
-def connection_url(conn: ConnectionLike | str | URL) -> URL:
-    """The SQLAlchemy URL of the staging database: a plain URL, or built from an Airflow Connection.
+class StagingDatabaseHook(ConnectionHook):
+    """A department's staging database, as its Airflow Connection describes it."""
 
-    From a Connection the dialect is its type (get_uri's scheme; ``postgres`` becomes psycopg 3), unless
-    the extra ``sqlalchemy_scheme`` names one; login, password, host, port and schema (the database) are
-    taken as fields so that special characters in a password need no escaping. An SQLite connection keeps
-    the file path in host, as Airflow's own SQLite hook does. Extra ``sqlalchemy_query`` adds URL query
-    parameters (e.g. ``{"sslmode": "verify-full"}``).
-    """
-    if isinstance(conn, URL):
-        return conn
-    if isinstance(conn, str):
-        url = make_url(conn)
-        return url.set(drivername=AIRFLOW_SCHEMES.get(url.drivername, url.drivername))
-    extra = conn.extra_dejson or {}
-    scheme = extra.get("sqlalchemy_scheme") or urlsplit(conn.get_uri()).scheme
-    drivername = AIRFLOW_SCHEMES.get(scheme, scheme)
-    if not drivername:
-        raise StagingError("无法从 Airflow 连接确定数据库类型：请设置连接类型或 extra 中的 sqlalchemy_scheme")
-    query = extra.get("sqlalchemy_query") or {}
-    if not isinstance(query, dict):
-        raise StagingError("连接 extra 中的 sqlalchemy_query 必须是对象（键值对）")
-    if drivername.split("+")[0] == "sqlite":
-        return URL.create(drivername, database=conn.host or conn.schema or None, query=query)
-    return URL.create(
-        drivername,
-        username=conn.login or None,
-        password=conn.password or None,
-        host=conn.host or None,
-        port=conn.port or None,
-        database=conn.schema or None,
-        query=query,
-    )
+    def url(self) -> URL:
+        """The SQLAlchemy URL of the database.
 
-
-def airflow_connection(conn_id: str) -> ConnectionLike:
-    """The Airflow Connection named in the pull block; imported here so that nothing else needs Airflow."""
-    from airflow.sdk import BaseHook
-
-    return BaseHook.get_connection(conn_id)  # type: ignore[return-value]
+        The dialect is the Connection's type (``postgres`` becomes psycopg 3), unless the extra
+        ``sqlalchemy_scheme`` names one; login, password, host, port and schema (the database) are taken as
+        fields so that special characters in a password need no escaping. An SQLite connection keeps the
+        file path in host, as Airflow's own SQLite hook does. Extra ``sqlalchemy_query`` adds URL query
+        parameters (e.g. ``{"sslmode": "verify-full"}``).
+        """
+        conn = self.connection
+        scheme = self.extra.get("sqlalchemy_scheme") or conn.conn_type or ""
+        drivername = AIRFLOW_SCHEMES.get(scheme, scheme)
+        if not drivername:
+            raise StagingError(
+                "无法从 Airflow 连接确定数据库类型：请设置连接类型或 extra 中的 sqlalchemy_scheme"
+            )
+        query = self.extra.get("sqlalchemy_query") or {}
+        if not isinstance(query, dict):
+            raise StagingError("连接 extra 中的 sqlalchemy_query 必须是对象（键值对）")
+        if drivername.split("+")[0] == "sqlite":
+            return URL.create(drivername, database=conn.host or conn.schema or None, query=query)
+        return URL.create(
+            drivername,
+            username=conn.login or None,
+            password=conn.password or None,
+            host=conn.host or None,
+            port=conn.port or None,
+            database=conn.schema or None,
+            query=query,
+        )
 
 
 # -------------------------------------------------------------------------------------------------- cursor
-
-
-def _canonical(data: Mapping[str, str]) -> str:
-    return json.dumps(dict(data), sort_keys=True, separators=(",", ":"), ensure_ascii=False)
 
 
 @dataclass(frozen=True)
@@ -212,12 +190,7 @@ class StagingCursor:
     def parse(cls, text: str | None) -> StagingCursor:
         if text is None:
             return cls()
-        try:
-            data = json.loads(text)
-        except json.JSONDecodeError as exc:
-            raise StagingError(f"游标不是 JSON：{text!r}") from exc
-        if not isinstance(data, dict) or set(data) - {"updated", "key", "null_key"}:
-            raise StagingError(f"游标格式不对（应为 updated、key、null_key）：{text!r}")
+        data = parse_cursor_json(text, ("updated", "key", "null_key"), StagingError)
         if not all(isinstance(v, str) for v in data.values()) or ("updated" in data) != ("key" in data):
             raise StagingError(f"游标中 updated 与 key 必须同时出现且都是文本：{text!r}")
         return cls(data.get("updated"), data.get("key"), data.get("null_key"))
@@ -226,7 +199,7 @@ class StagingCursor:
         data = {
             k: v for k, v in (("updated", self.updated), ("key", self.key), ("null_key", self.null_key)) if v
         }
-        return _canonical(data) if data else None
+        return cursor_json(data) if data else None
 
 
 def _render(value: Any) -> str:
@@ -396,8 +369,42 @@ def _strings(values: Sequence[Any]) -> pa.Array:
         return pa.array([None if v is None else _render(v) for v in values], pa.string())
 
 
+@dataclass(frozen=True)
+class StagingSource:
+    """A staging table as a pulled source: one pull per run, of what changed since the stored cursor."""
+
+    source_id: str
+    config: StagingConfig
+    url: URL
+    mapped: tuple[str, ...]  # the mapping's `from` names
+
+    @classmethod
+    def open(cls, settings: Settings, spec: MappingSpec, conn: ConnectionLike) -> StagingSource:
+        return cls(
+            source_id_of(spec),
+            StagingConfig.from_pull(spec.pull or {}),
+            StagingDatabaseHook(conn).url(),
+            tuple(headers_of(spec)),
+        )
+
+    def pulls(self, cursor: str | None, run: PullRun) -> Generator[StagingPull, None, None]:
+        """The mapping's ``from`` names do not choose the columns: the block's ``columns``, else the whole
+        row, lands, so that a changed mapping can be replayed from the landing area without pulling again.
+        Names the table lacks are logged at once, before the cursor moves past rows that the mapping would
+        then reject."""
+        log.info("%s: staging database %s", self.source_id, self.url.render_as_string(hide_password=True))
+        engine = sa.create_engine(self.url, poolclass=NullPool)  # one connection, disposed of with the pull
+        staging = open_pull(self.source_id, self.config, engine, cursor)
+        missing = [h for h in self.mapped if h not in staging.headers]
+        if missing:
+            log.warning(
+                "%s: 映射中的列 %s 不在前置库读取的列中（%s）", self.source_id, missing, staging.headers
+            )
+        yield staging
+
+
 @dataclass
-class StagingPull:
+class StagingPull(PullOnce):
     """One incremental pull of a staging table (gateway.landing.Pull); iterate ``batches()`` once."""
 
     source_id: str
@@ -411,7 +418,6 @@ class StagingPull:
     null_rows_in_table: int = 0  # rows with a NULL timestamp in the table when the pull started
     _reflected: _Reflected = field(init=False, repr=False)
     _cursor: StagingCursor = field(init=False, repr=False)
-    _finished: bool = field(default=False, repr=False)
 
     def __post_init__(self) -> None:
         self._cursor = StagingCursor.parse(self.cursor_from)
@@ -419,31 +425,6 @@ class StagingPull:
         # The names as the pull block writes them (the mapping's `from` names follow it), else the table's.
         names = self.config.columns or tuple(c.name for c in self._reflected.output)
         self.headers = list(names)
-
-    @classmethod
-    def from_settings(
-        cls,
-        conn: ConnectionLike | str | URL,
-        pull: Mapping[str, Any],
-        headers: Sequence[str],
-        source_id: str,
-        cursor: str | None,
-    ) -> StagingPull:
-        """The builder dags/common/pulled.py calls. ``headers`` (the mapping's ``from`` names) do not choose
-        the columns: the block's ``columns``, else the whole row, lands, so that a changed mapping can be
-        replayed from the landing area without pulling again. Names the table lacks are logged at once,
-        before the cursor moves past rows that the mapping would then reject."""
-        staging = open_pull(source_id, StagingConfig.from_pull(pull), conn, cursor)
-        missing = [h for h in headers if h not in staging.headers]
-        if missing:
-            log.warning("%s: 映射中的列 %s 不在前置库读取的列中（%s）", source_id, missing, staging.headers)
-        return staging
-
-    @property
-    def cursor_to(self) -> str | None:
-        if not self._finished:
-            raise RuntimeError(f"{self.source_id}: cursor_to is known only once batches() is exhausted")
-        return self._cursor.text()
 
     def batches(self) -> Iterator[pa.RecordBatch]:
         """Timestamped rows after the cursor, then NULL-timestamp rows after the key cursor."""
@@ -457,7 +438,7 @@ class StagingPull:
                 yield from self._null_timestamped(conn)
         finally:
             self.engine.dispose()
-        self._finished = True
+        self._finish(self._cursor.text())
         log.info(
             "%s: %d rows from %s (cursor %s → %s)",
             self.source_id,
@@ -547,28 +528,11 @@ class StagingPull:
         self.rows += len(rows)
 
 
-def open_pull(
-    source_id: str, config: StagingConfig, conn: ConnectionLike | str | URL, cursor: str | None
-) -> StagingPull:
-    """The next pull of ``source_id``: connects, reflects and checks the table (so headers are known)."""
-    url = connection_url(conn)
-    log.info("%s: staging database %s", source_id, url.render_as_string(hide_password=True))
-    engine = sa.create_engine(url, poolclass=NullPool)
+def open_pull(source_id: str, config: StagingConfig, engine: Engine, cursor: str | None) -> StagingPull:
+    """The next pull of ``source_id``: reflects and checks the table at once (so headers are known, and a
+    wrong name fails before anything is read); the engine is disposed of when that fails."""
     try:
         return StagingPull(source_id, config, engine, cursor)
     except Exception:
         engine.dispose()
         raise
-
-
-def run_staging(
-    settings: Settings, source_id: str, conn: ConnectionLike | str | URL | None = None
-) -> LandedUnit | None:
-    """Pull what changed since the stored cursor and land it (cursor advanced in the same transaction).
-
-    ``conn`` defaults to the Airflow Connection named in the pull block; tests and the CLI pass a URL.
-    """
-    pull = pull_block(settings, source_id, KIND)
-    config = StagingConfig.from_pull(pull)
-    target = conn if conn is not None else airflow_connection(str(pull["connection"]))
-    return land_pull(settings, open_pull(source_id, config, target, read_cursor(settings, source_id)))

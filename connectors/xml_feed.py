@@ -29,30 +29,35 @@ record by record with xmlschema — only ever for a bad file). The other files g
 recorded in the cursor (``rejected``) so that it is reported again on every run until it is removed from the
 folder, and is never read again — a corrected export must come as a new file, after the ones already taken,
 since reading an old export after newer ones would put old versions of records back.
+
+:class:`FeedSource` is the connector ``connectors.pulled.run_pull`` opens for ``kind: xml_feed``: it yields
+one Pull per new file, and each is landed (cursor advanced) before the next file is checked. The share the
+folders are under comes from the Connection :class:`FeedShareHook` reads.
 """
 
 from __future__ import annotations
 
 import fnmatch
 import hashlib
-import json
 import logging
 import os
 import re
 import time
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Generator, Iterator, Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any, BinaryIO, Protocol
-from urllib.parse import unquote, urlsplit
+from typing import Any, BinaryIO
 
 import pyarrow as pa
 import xmlschema
 from lxml import etree
 from xmlschema.validators import XsdAnyElement, XsdAttribute, XsdComplexType, XsdElement, XsdGroup
 
+from connectors.connection import ConnectionHook, ConnectionLike
+from connectors.pulled import PullOnce, PullRun, RejectedFile, cursor_json, parse_cursor_json
 from gateway.ids.resident_id import mask_in_text
-from gateway.landing import LandedUnit, land_pull, pull_block, read_cursor
+from gateway.landing import Pull, source_id_of
+from gateway.mapping.spec import MappingSpec
 from gateway.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -74,18 +79,11 @@ class FeedError(ValueError):
     """The pull block, the feed folder or the feed's XSD is wrong; the message says what to fix."""
 
 
-class FeedFileError(Exception):
+class FeedFileError(RejectedFile):
     """One export file cannot be taken: not well-formed, not valid, too large. Names file, line, reason."""
 
     def __init__(self, file: str, reason: str, line: int | None = None) -> None:
-        self.file = file
-        self.reason = mask_ids(reason)
-        self.line = line
-        super().__init__(self.message)
-
-    @property
-    def message(self) -> str:
-        return f"{self.file} 第 {self.line} 行：{self.reason}" if self.line else f"{self.file}：{self.reason}"
+        super().__init__(file, mask_ids(reason), line)
 
 
 class FeedFileChanged(Exception):
@@ -98,35 +96,23 @@ def mask_ids(text: str) -> str:
     return mask_in_text(_CLARK.sub("", text))
 
 
-class ConnectionLike(Protocol):
-    """What is read of an Airflow Connection (type fs: extra ``path``; or the host field)."""
+class FeedShareHook(ConnectionHook):
+    """The share the feed folders are under, as its Airflow Connection (type fs) describes it."""
 
-    host: str | None
+    def root(self) -> Path:
+        """The extra ``path`` (as Airflow's fs connection type has it), else the host field."""
+        path = self.extra.get("path") or self.connection.host
+        if not path:
+            raise FeedError(
+                "Airflow 连接没有给出目录：请在 extra 中填写 path（fs 类型连接）或在 host 中填写目录"
+            )
+        return Path(str(path))
 
-    @property
-    def extra_dejson(self) -> dict[str, Any]: ...
-
-
-def feed_root(conn: ConnectionLike | str | Path | None) -> Path | None:
-    """The share the feed folders live under: a path, a ``file://`` URL, or an Airflow fs connection."""
-    if conn is None:
-        return None
-    if isinstance(conn, Path):
-        return conn
-    if isinstance(conn, str):
-        parts = urlsplit(conn)
-        return Path(unquote(parts.path)) if parts.scheme == "file" else Path(conn)
-    path = (conn.extra_dejson or {}).get("path") or conn.host
-    if not path:
-        raise FeedError("Airflow 连接没有给出目录：请在 extra 中填写 path（fs 类型连接）或在 host 中填写目录")
-    return Path(str(path))
-
-
-def airflow_connection(conn_id: str) -> ConnectionLike:
-    """The Airflow Connection named in the pull block; imported here so that nothing else needs Airflow."""
-    from airflow.sdk import BaseHook
-
-    return BaseHook.get_connection(conn_id)  # type: ignore[return-value]
+    def settle_seconds(self) -> float | None:
+        """How files arrive is a property of the share, so its extra ``settle_seconds`` overrides the pull
+        block's (a share that writes atomically needs none)."""
+        value = self.extra.get("settle_seconds")
+        return None if value is None else float(value)
 
 
 # --------------------------------------------------------------------------------------------- configuration
@@ -504,7 +490,7 @@ class _HashingReader:
 
 
 @dataclass
-class FeedPull:
+class FeedPull(PullOnce):
     """One export file as a pull (gateway.landing.Pull): pass 2, flattening its record elements."""
 
     source_id: str
@@ -515,16 +501,9 @@ class FeedPull:
     kind: str = "xml"
     headers: list[str] = field(init=False)
     rows: int = 0
-    _finished: bool = field(default=False, repr=False)
 
     def __post_init__(self) -> None:
         self.headers = list(self.schema.headers)
-
-    @property
-    def cursor_to(self) -> str | None:
-        if not self._finished:
-            raise RuntimeError(f"{self.source_id}: cursor_to is known only once batches() is exhausted")
-        return self.next_cursor
 
     def batches(self) -> Iterator[pa.RecordBatch]:
         path, width = self.checked.path, len(self.headers)
@@ -546,7 +525,7 @@ class FeedPull:
             raise FeedFileChanged(path.name)
         if rows:
             yield self._batch(rows, names)
-        self._finished = True
+        self._finish(self.next_cursor)
 
     def _batch(self, rows: list[list[str | None]], names: list[str]) -> pa.RecordBatch:
         arrays = [pa.array(column, pa.string()) for column in zip(*rows, strict=True)]
@@ -584,12 +563,7 @@ class FeedCursor:
     def parse(cls, text: str | None) -> FeedCursor:
         if text is None:
             return cls()
-        try:
-            data = json.loads(text)
-        except json.JSONDecodeError as exc:
-            raise FeedError(f"游标不是 JSON：{text!r}") from exc
-        if not isinstance(data, dict) or set(data) - {"file", "sha256", "rejected"}:
-            raise FeedError(f"游标格式不对（应为 file、sha256、rejected）：{text!r}")
+        data = parse_cursor_json(text, ("file", "sha256", "rejected"), FeedError)
         rejected = data.get("rejected") or {}
         if not isinstance(rejected, dict) or not all(
             isinstance(entry, dict) and all(isinstance(v, str) for v in entry.values())
@@ -604,7 +578,7 @@ class FeedCursor:
             data.update(file=self.file, sha256=self.sha256)
         if self.rejected:
             data["rejected"] = {name: dict(entry) for name, entry in self.rejected.items()}
-        return json.dumps(data, sort_keys=True, separators=(",", ":"), ensure_ascii=False) if data else None
+        return cursor_json(data) if data else None
 
     def advance(self, name: str, sha256: str) -> FeedCursor:
         return FeedCursor(name, sha256, {k: v for k, v in self.rejected.items() if k != name})
@@ -622,30 +596,33 @@ def _sha256(path: Path) -> str:
 # ---------------------------------------------------------------------------------------------------- a run
 
 
-@dataclass
-class FeedRun:
-    """What one run of a feed did, for the task log and for deciding whether the task should fail."""
-
-    source_id: str
-    landed: list[LandedUnit] = field(default_factory=list)
-    files: list[str] = field(default_factory=list)  # taken this run, in order (incl. files without records)
-    rejected: list[FeedFileError] = field(default_factory=list)  # rejected this run
-    still_rejected: list[FeedFileError] = field(default_factory=list)  # rejected earlier, still in the folder
-    waiting: list[str] = field(default_factory=list)  # being written; the next run takes them
-
-    @property
-    def ok(self) -> bool:
-        return not self.rejected
-
-
-class XmlFeed:
-    """One source reading one feed folder; ``run`` takes every new file in order."""
+class FeedSource:
+    """One source reading one feed folder: each run takes every new file in order."""
 
     def __init__(self, source_id: str, config: FeedConfig, *, clock: Callable[[], float] = time.time) -> None:
         self.source_id = source_id
         self.config = config
         self.schema = FeedSchema.load(config.xsd, config.record_element)
         self._clock = clock
+
+    @classmethod
+    def open(
+        cls,
+        settings: Settings,
+        spec: MappingSpec,
+        conn: ConnectionLike,
+        *,
+        clock: Callable[[], float] = time.time,
+    ) -> FeedSource:
+        """The folder inside the share ``conn`` names; a relative xsd path starts beside the schemas folder
+        (``schemas/sources/…``)."""
+        share = FeedShareHook(conn)
+        pull = dict(spec.pull or {})
+        settle = share.settle_seconds()
+        if settle is not None:
+            pull["settle_seconds"] = settle
+        config = FeedConfig.from_pull(pull, root=share.root(), base=settings.schemas_dir.parent)
+        return cls(source_id_of(spec), config, clock=clock)
 
     def files(self) -> list[Path]:
         """Regular files matching the pattern, in name order (symlinks are never followed)."""
@@ -665,17 +642,21 @@ class XmlFeed:
                 found.append(Path(entry.path))
         return sorted(found, key=lambda p: p.name)
 
-    def run(self, settings: Settings) -> FeedRun:
-        run = FeedRun(self.source_id)
-        cursor = FeedCursor.parse(read_cursor(settings, self.source_id))
+    def pulls(self, cursor: str | None, run: PullRun) -> Generator[Pull, None, None]:
+        """One Pull per new file; a rejected file (and a review of earlier ones) only moves the cursor.
+
+        A file that turns out to be still being written — before it is read, or while it is landed (the
+        landing's exception comes back in at the ``yield``) — ends the run there: later files wait with it,
+        so that name order stays landing order."""
+        position = FeedCursor.parse(cursor)
         files = self.files()
-        reviewed = self._review_rejected(cursor, {p.name: p for p in files}, run)
-        if reviewed != cursor:
-            self._move(settings, cursor, reviewed)
-            cursor = reviewed
+        reviewed = self._review_rejected(position, {p.name: p for p in files}, run)
+        if reviewed != position:
+            yield self._move(position, reviewed)
+            position = reviewed
         for path in files:
             try:
-                if not self._is_new(path, cursor):
+                if not self._is_new(path, position):
                     continue
                 if not self._settled(path):
                     run.waiting.append(path.name)
@@ -684,9 +665,9 @@ class XmlFeed:
                     )
                     break
                 checked = check_file(path, self.schema, self.config.max_bytes)
-                nxt = cursor.advance(path.name, checked.sha256)
-                pull = FeedPull(self.source_id, self.schema, checked, cursor.text(), nxt.text())
-                unit = land_pull(settings, pull)
+                nxt = position.advance(path.name, checked.sha256)
+                pull = FeedPull(self.source_id, self.schema, checked, position.text(), nxt.text())
+                yield pull
             except FileNotFoundError:
                 log.warning("%s: %s went away before it was read; skipped", self.source_id, path.name)
                 continue
@@ -697,17 +678,14 @@ class XmlFeed:
                 )
                 break
             except FeedFileError as error:
-                nxt = cursor.reject(path.name, _sha256(path), error)
-                self._move(settings, cursor, nxt)
+                nxt = position.reject(path.name, _sha256(path), error)
+                yield self._move(position, nxt)
                 run.rejected.append(error)
                 log.error("%s: 接口文件被拒收：%s", self.source_id, error.message)
             else:
                 run.files.append(path.name)
-                if unit is not None:
-                    run.landed.append(unit)
                 log.info("%s: %s → %d records", self.source_id, path.name, pull.rows)
-            cursor = nxt
-        return run
+            position = nxt
 
     def _is_new(self, path: Path, cursor: FeedCursor) -> bool:
         if cursor.file is None or path.name > cursor.file:
@@ -723,7 +701,7 @@ class XmlFeed:
         info = path.stat()
         return self._clock() - max(info.st_mtime, info.st_ctime) >= self.config.settle_seconds
 
-    def _review_rejected(self, cursor: FeedCursor, present: Mapping[str, Path], run: FeedRun) -> FeedCursor:
+    def _review_rejected(self, cursor: FeedCursor, present: Mapping[str, Path], run: PullRun) -> FeedCursor:
         """Report every rejected file still in the folder; forget the ones an engineer has removed."""
         kept: dict[str, Mapping[str, str]] = {}
         for name, entry in cursor.rejected.items():
@@ -747,29 +725,6 @@ class XmlFeed:
             log.warning("%s: 接口文件仍处于拒收状态：%s", self.source_id, error.message)
         return replace(cursor, rejected=kept)
 
-    def _move(self, settings: Settings, before: FeedCursor, after: FeedCursor) -> None:
-        """Store a cursor change that lands no rows, through land_pull like every other cursor change."""
-        land_pull(
-            settings, _CursorOnly(self.source_id, list(self.schema.headers), before.text(), after.text())
-        )
-
-
-def run_feed(
-    settings: Settings,
-    source_id: str,
-    conn: ConnectionLike | str | Path | None = None,
-    *,
-    clock: Callable[[], float] = time.time,
-) -> FeedRun:
-    """Take every new export file of ``source_id``'s feed, in order; each lands as one unit.
-
-    ``conn`` (the share the folder is under) defaults to the Airflow Connection named in the pull block;
-    its extra ``settle_seconds`` overrides the pull block's (a share that writes atomically needs none).
-    """
-    pull = dict(pull_block(settings, source_id, KIND))
-    target = conn if conn is not None else airflow_connection(str(pull["connection"]))
-    extra = getattr(target, "extra_dejson", None) or {}
-    if "settle_seconds" in extra:  # how files arrive is a property of the share, so its connection may say
-        pull["settle_seconds"] = float(extra["settle_seconds"])
-    config = FeedConfig.from_pull(pull, root=feed_root(target), base=settings.schemas_dir.parent)
-    return XmlFeed(source_id, config, clock=clock).run(settings)
+    def _move(self, before: FeedCursor, after: FeedCursor) -> _CursorOnly:
+        """A cursor change that lands no rows, stored through land_pull like every other cursor change."""
+        return _CursorOnly(self.source_id, list(self.schema.headers), before.text(), after.text())

@@ -2,7 +2,8 @@
 it, then process what landed (including units an earlier, interrupted run left behind).
 
 Which sources belong to a family is configuration: the mappings whose `pull:` block names one of the
-family's Airflow connections. Adding a dataset of the credit platform is a new mapping file, not code.
+family's Airflow connections. Adding a dataset of the credit platform is a new mapping file, not code. Every
+kind is pulled the same way, by connectors.pulled.run_pull, which finds the kind's connector.
 """
 
 from __future__ import annotations
@@ -14,21 +15,6 @@ import pendulum
 from airflow.sdk import DAG, dag, task
 
 from gateway_common.outbox import announce_outbox
-
-
-def build_connector(
-    kind: str, conn: Any, spec: Any, headers: list[str], source_id: str, cursor: str | None
-) -> Any:
-    """The connector for a mapping's pull kind; imported here, inside the task, never at parse time."""
-    if kind == "rest_api":
-        from connectors.rest_api import RestApiSource
-
-        return RestApiSource.from_settings(conn, spec.pull, headers, source_id, cursor)
-    if kind == "sql_staging":
-        from connectors.sql_staging import StagingPull
-
-        return StagingPull.from_settings(conn, spec.pull, headers, source_id, cursor)
-    raise ValueError(f"{spec.path.name}: no connector for pull kind {kind!r}")
 
 
 def pulled_source_dag(
@@ -64,34 +50,17 @@ def pulled_source_dag(
 
         @task(max_active_tis_per_dagrun=1, map_index_template="{{ task.op_kwargs['mapping_id'] }}")
         def pull(mapping_id: str) -> dict[str, Any]:
-            from airflow.sdk import BaseHook
-
             from connectors.airflow_settings import gateway_settings
-            from gateway.landing import pull_source, source_id_of
+            from connectors.connection import get_connection
+            from connectors.pulled import run_pull
             from gateway.mapping.spec import load_mappings
 
             settings = gateway_settings()
             spec = load_mappings(settings.mappings_dir)[mapping_id]
-            conn = BaseHook.get_connection(spec.pull["connection"])
-            source_id = source_id_of(spec)
-            if kind == "xml_feed":  # a feed run takes every new export file, each its own landed unit
-                from connectors.xml_feed import run_feed
-
-                run = run_feed(settings, source_id, conn)
-                if not run.ok:
-                    raise RuntimeError("; ".join(str(error) for error in run.rejected))
-                rows = sum(unit.rows for unit in run.landed)
-                return {"source": source_id, "landed": rows, "files": len(run.files)}
-            unit = pull_source(
-                settings,
-                spec,
-                lambda headers, cursor: build_connector(kind, conn, spec, headers, source_id, cursor),
-            )
-            return {
-                "source": source_id,
-                "landed": unit.rows if unit else 0,
-                "cursor": unit.cursor_to if unit else None,
-            }
+            run = run_pull(settings, spec, get_connection(str(spec.pull["connection"])))
+            if not run.ok:  # a refused file: the task fails so that someone looks; the others have landed
+                raise RuntimeError("; ".join(error.message for error in run.rejected))
+            return run.summary()
 
         @task
         def process(pulls: list[dict[str, Any]]) -> dict[str, int]:

@@ -8,18 +8,20 @@ import json
 import logging
 import socket
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
 import pyarrow as pa
 import pytest
 
-from connectors.rest_api import BATCH_ROWS, RestApiSource, SourceError
+from connectors.pulled import run_pull
+from connectors.rest_api import BATCH_ROWS, RestApiPull, RestApiSource, SourceError
 from connectors.rest_api_auth import auth_headers
-from connectors.rest_api_config import api_config
+from connectors.rest_api_config import ApiConfig, RestApiHook
 from connectors.rest_api_cursor import CursorTracker, RestCursor, row_digest
-from gateway.landing import land_pull, read_cursor
+from gateway.landing import read_cursor
+from gateway.mapping.spec import load_mappings
 from gateway.settings import Settings
 from hub.server import ServerThread
 from samples.standins.credit_api import (
@@ -31,20 +33,37 @@ from samples.standins.credit_api import (
     StandIn,
     create_app,
 )
+from tests.connectors.connections import Connection
 
 BEIJING = timezone(timedelta(hours=8))
 
 
-@dataclass
-class Conn:
-    """What the connector reads of an Airflow Connection."""
+def http(
+    host: str | None,
+    port: int | None,
+    schema: str | None = "http",
+    login: str | None = None,
+    password: str | None = None,
+    extra: dict[str, Any] | None = None,
+) -> Connection:
+    """An http Connection, as the stand-in's are."""
+    return Connection("http", host, port, schema, login, password, extra or {})
 
-    host: str | None
-    port: int | None
-    schema: str | None = "http"
-    login: str | None = None
-    password: str | None = None
-    extra_dejson: dict[str, Any] = field(default_factory=dict)
+
+def api_config(conn: Connection, pull: dict[str, Any], source_id: str) -> ApiConfig:
+    return RestApiHook(conn).api_config(pull, source_id)
+
+
+def rest_pull(
+    conn: Connection,
+    pull: dict[str, Any],
+    headers: list[str],
+    source_id: str,
+    cursor: str | None,
+    **options: Any,
+) -> RestApiPull:
+    """One pull, configured as RestApiSource configures it, with the test's batch size, sleep and clock."""
+    return RestApiPull(api_config(conn, pull, source_id), headers, cursor, **options)
 
 
 @dataclass
@@ -52,15 +71,15 @@ class Server:
     url: str
     state: StandIn
 
-    def credit(self, secret: str = DEMO_APP_SECRET, **extra: Any) -> Conn:
+    def credit(self, secret: str = DEMO_APP_SECRET, **extra: Any) -> Connection:
         host, port = self.url.removeprefix("http://").split(":")
-        return Conn(
-            host, int(port), login=DEMO_APP_KEY, password=secret, extra_dejson={"auth": "signature", **extra}
+        return http(
+            host, int(port), login=DEMO_APP_KEY, password=secret, extra={"auth": "signature", **extra}
         )
 
-    def gsxt(self, token: str = DEMO_TOKEN, **extra: Any) -> Conn:
+    def gsxt(self, token: str = DEMO_TOKEN, **extra: Any) -> Connection:
         host, port = self.url.removeprefix("http://").split(":")
-        return Conn(host, int(port), password=token, extra_dejson={"auth": "token", **extra})
+        return http(host, int(port), password=token, extra={"auth": "token", **extra})
 
     def statuses(self, dataset: str) -> list[int]:
         return [status for path, _, status in self.state.requests if path.endswith("/" + dataset)]
@@ -158,7 +177,7 @@ def _updated(cursor: str | None) -> Any:
     return int(value) if value.isdigit() else value
 
 
-def pull_all(source: RestApiSource) -> list[dict[str, Any]]:
+def pull_all(source: RestApiPull) -> list[dict[str, Any]]:
     batches = list(source.batches())
     assert all(b.schema.field("__row__").type == pa.int64() for b in batches)
     table = pa.Table.from_batches(batches) if batches else None
@@ -197,7 +216,7 @@ def sleeps() -> list[float]:
 
 # ------------------------------------------------------------------------------------------ happy paths
 def test_full_pull_page_paging_with_signature(server: Server) -> None:
-    source = RestApiSource.from_settings(
+    source = rest_pull(
         server.credit(), SERIOUS, ["id", "subject.creditCode", "status", "updateTime"], "xz_serious", None
     )
     rows = pull_all(source)
@@ -213,7 +232,7 @@ def test_full_pull_page_paging_with_signature(server: Server) -> None:
 
 
 def test_full_pull_cursor_paging_with_token(server: Server) -> None:
-    source = RestApiSource.from_settings(
+    source = rest_pull(
         server.gsxt(), MARKET, ["PRIPID", "ENTNAME", "UNISCID", "REGNO", "UPDATETIME"], "xz_market", None
     )
     rows = pull_all(source)
@@ -226,12 +245,8 @@ def test_full_pull_cursor_paging_with_token(server: Server) -> None:
 
 
 def test_cursor_paging_with_signature_and_page_paging_without_total(server: Server) -> None:
-    commitments = pull_all(
-        RestApiSource.from_settings(server.credit(), COMMITMENT, ["commitmentCode"], "xz_commitment", None)
-    )
-    abnormal = pull_all(
-        RestApiSource.from_settings(server.gsxt(), ABNORMAL, ["BUSEXCLIST"], "xz_abnormal", None)
-    )
+    commitments = pull_all(rest_pull(server.credit(), COMMITMENT, ["commitmentCode"], "xz_commitment", None))
+    abnormal = pull_all(rest_pull(server.gsxt(), ABNORMAL, ["BUSEXCLIST"], "xz_abnormal", None))
     assert sorted(r["commitmentCode"] for r in commitments) == sorted(
         latest("credit_commitment", "commitmentCode", "updateTime")
     )
@@ -253,11 +268,11 @@ def test_incremental_pull_brings_only_what_changed_since_the_cursor(
     as_of = datetime(2026, 3, 1, tzinfo=BEIJING)
     server = standin(as_of=as_of)
     conn = server.credit() if dataset == "serious_dishonesty" else server.gsxt()
-    first = RestApiSource.from_settings(conn, pull, [id_field, updated], dataset, None)
+    first = rest_pull(conn, pull, [id_field, updated], dataset, None)
     assert sorted(r[id_field] for r in pull_all(first)) == sorted(latest(dataset, id_field, updated, as_of))
 
     server.state.as_of = None  # time passes: removals and new listings appear
-    second = RestApiSource.from_settings(conn, pull, [id_field, updated], dataset, first.cursor_to)
+    second = rest_pull(conn, pull, [id_field, updated], dataset, first.cursor_to)
     rows = pull_all(second)
     cursor = _key(_updated(first.cursor_to))
     changed = {k for k, v in latest(dataset, id_field, updated).items() if _key(v[updated]) > cursor}
@@ -272,12 +287,10 @@ def test_incremental_pull_brings_only_what_changed_since_the_cursor(
 def test_removal_arrives_as_a_newer_version_in_the_next_pull(standin: Callable[..., Server]) -> None:
     server = standin(as_of=datetime(2026, 3, 1, tzinfo=BEIJING))
     headers = ["id", "status", "removeDate", "updateTime"]
-    first = RestApiSource.from_settings(server.credit(), SERIOUS, headers, "xz_serious", None)
+    first = rest_pull(server.credit(), SERIOUS, headers, "xz_serious", None)
     before = {r["id"]: r for r in pull_all(first)}
     server.state.as_of = None
-    after = pull_all(
-        RestApiSource.from_settings(server.credit(), SERIOUS, headers, "xz_serious", first.cursor_to)
-    )
+    after = pull_all(rest_pull(server.credit(), SERIOUS, headers, "xz_serious", first.cursor_to))
     removed = [r for r in after if r["status"] == "移出"]
     assert removed
     for row in removed:
@@ -290,9 +303,7 @@ def test_nothing_new_keeps_the_cursor(server: Server) -> None:
     truth = latest("credit_commitment", "commitmentCode", "updateTime")
     newest = max((v["updateTime"] for v in truth.values()), key=datetime.fromisoformat)
     later = (datetime.fromisoformat(newest) + timedelta(seconds=1)).strftime("%Y-%m-%d %H:%M:%S")
-    source = RestApiSource.from_settings(
-        server.credit(), COMMITMENT, ["commitmentCode"], "xz_commitment", later
-    )
+    source = rest_pull(server.credit(), COMMITMENT, ["commitmentCode"], "xz_commitment", later)
     assert pull_all(source) == []
     assert source.cursor_to == later
 
@@ -306,12 +317,12 @@ def test_a_quiet_source_brings_nothing_however_often_it_is_pulled(
     """updatedSince is inclusive, so the rows at the cursor come again every time; the cursor knows them."""
     conn = server.credit() if pull is SERIOUS else server.gsxt()
     headers = [pull["id_field"], pull["updated_field"]]
-    first = RestApiSource.from_settings(conn, pull, headers, dataset, None)
+    first = rest_pull(conn, pull, headers, dataset, None)
     assert pull_all(first)
     cursor = first.cursor_to
     assert RestCursor.parse(cursor).taken, "the rows at the newest time are remembered"
     for _ in range(10):
-        again = RestApiSource.from_settings(conn, pull, headers, dataset, cursor)
+        again = rest_pull(conn, pull, headers, dataset, cursor)
         assert pull_all(again) == []
         assert again.cursor_to == cursor
     _, params, _ = server.state.requests[-1]
@@ -319,7 +330,7 @@ def test_a_quiet_source_brings_nothing_however_often_it_is_pulled(
 
 
 def test_a_row_changed_within_the_cursors_second_still_arrives() -> None:
-    config = api_config(Conn("h", None), ABNORMAL, "a")
+    config = api_config(http("h", None), ABNORMAL, "a")
     known = row_digest(["A", "列入"])
     tracker = CursorTracker(config, RestCursor("100", frozenset({known})).text())
     assert not tracker.accept({"BUSEXCLIST": "A", "UPDATETIME": 100}, ["A", "列入"])
@@ -336,7 +347,7 @@ def test_a_row_changed_within_the_cursors_second_still_arrives() -> None:
 @pytest.mark.parametrize("stored", ['{"updated": 5}', '{"taken": []}', "{not json"])
 def test_a_damaged_stored_cursor_is_reported(stored: str) -> None:
     with pytest.raises(SourceError) as caught:
-        CursorTracker(api_config(Conn("h", None), ABNORMAL, "a"), stored)
+        CursorTracker(api_config(http("h", None), ABNORMAL, "a"), stored)
     assert caught.value.code == "bad_cursor" and "a" in caught.value.message
 
 
@@ -350,10 +361,7 @@ def test_nested_fields_numbers_booleans_and_nulls_become_text(server: Server) ->
         "isPublic",
         "no.such.field",
     ]
-    rows = {
-        r["repairNo"]: r
-        for r in pull_all(RestApiSource.from_settings(server.credit(), REPAIR, headers, "r", None))
-    }
+    rows = {r["repairNo"]: r for r in pull_all(rest_pull(server.credit(), REPAIR, headers, "r", None))}
     truth = latest("credit_repair", "repairNo", "updateTime")
     assert rows.keys() == truth.keys()
     for key, record in truth.items():
@@ -369,14 +377,12 @@ def test_nested_fields_numbers_booleans_and_nulls_become_text(server: Server) ->
 
 def test_list_items_and_decimals(server: Server) -> None:
     spot = {**MARKET, "path": "/gsxt/api/spot_check", "id_field": "CHECKID"}
-    rows = pull_all(
-        RestApiSource.from_settings(server.gsxt(), spot, ["CHECKID", "INSITEMS.0.RESULT"], "s", None)
-    )
+    rows = pull_all(rest_pull(server.gsxt(), spot, ["CHECKID", "INSITEMS.0.RESULT"], "s", None))
     truth = latest("spot_check", "CHECKID", "UPDATETIME")
     assert {r["CHECKID"]: r["INSITEMS.0.RESULT"] for r in rows} == {
         k: v["INSITEMS"][0]["RESULT"] for k, v in truth.items()
     }
-    market = pull_all(RestApiSource.from_settings(server.gsxt(), MARKET, ["PRIPID", "REGCAP"], "m", None))
+    market = pull_all(rest_pull(server.gsxt(), MARKET, ["PRIPID", "REGCAP"], "m", None))
     capitals = {r["PRIPID"]: r["REGCAP"] for r in market}
     for key, record in latest("market_entity", "PRIPID", "UPDATETIME").items():
         expected = None if record["REGCAP"] is None else repr(record["REGCAP"])  # as written in the JSON file
@@ -384,7 +390,7 @@ def test_list_items_and_decimals(server: Server) -> None:
 
 
 def test_batches_are_bounded_and_rows_numbered_across_them(server: Server) -> None:
-    source = RestApiSource.from_settings(server.gsxt(), MARKET, ["PRIPID"], "m", None, batch_rows=7)
+    source = rest_pull(server.gsxt(), MARKET, ["PRIPID"], "m", None, batch_rows=7)
     batches = list(source.batches())
     total = len(latest("market_entity", "PRIPID", "UPDATETIME"))
     assert BATCH_ROWS == 5000
@@ -395,29 +401,45 @@ def test_batches_are_bounded_and_rows_numbered_across_them(server: Server) -> No
 
 
 def test_cursor_to_is_unknown_before_the_pull_ends(server: Server) -> None:
-    source = RestApiSource.from_settings(server.gsxt(), MARKET, ["PRIPID"], "m", None)
+    source = rest_pull(server.gsxt(), MARKET, ["PRIPID"], "m", None)
     with pytest.raises(RuntimeError):
         _ = source.cursor_to
 
 
-def test_lands_through_the_gateway_and_advances_the_stored_cursor(server: Server, settings: Settings) -> None:
-    headers = ["commitmentCode", "promisor.name", "promisor.code", "updateTime"]
-    source = RestApiSource.from_settings(server.credit(), COMMITMENT, headers, "xz_commitment", None)
-    unit = land_pull(settings, source)
-    assert unit is not None
-    assert unit.rows == len(latest("credit_commitment", "commitmentCode", "updateTime"))
-    assert read_cursor(settings, "xz_commitment") == source.cursor_to == unit.cursor_to
-    cursor, files = source.cursor_to, sorted(settings.landing_dir.rglob("*"))
+def test_run_pull_lands_the_mappings_fields_and_advances_the_stored_cursor(
+    server: Server, settings: Settings
+) -> None:
+    """The DAG's way in: the mapping's pull block and `from` names, the Connection, the stored cursor."""
+    spec = load_mappings(settings.mappings_dir)["xz_credit_commitment"]
+    source = RestApiSource.open(settings, spec, server.credit())
+    assert source.source_id == "xz_credit_commitment" and "commitmentCode" in source.headers
+    run = run_pull(settings, spec, server.credit())
+    (unit,) = run.landed
+    assert run.ok and run.rows == unit.rows == len(
+        latest("credit_commitment", "commitmentCode", "updateTime")
+    )
+    assert read_cursor(settings, "xz_credit_commitment") == run.cursor == unit.cursor_to
+    assert run.summary()["cursor"] == run.cursor and run.summary()["units"] == 1
+    files = sorted(settings.landing_dir.rglob("*"))
     for _ in range(10):  # a quiet source: the record at the inclusive cursor comes again and is known
-        again = RestApiSource.from_settings(server.credit(), COMMITMENT, headers, "xz_commitment", cursor)
-        assert land_pull(settings, again) is None
-    assert read_cursor(settings, "xz_commitment") == cursor
+        again = run_pull(settings, spec, server.credit())
+        assert (again.landed, again.cursor) == ([], run.cursor)
+    assert read_cursor(settings, "xz_credit_commitment") == run.cursor
     assert sorted(settings.landing_dir.rglob("*")) == files
+
+
+def test_a_failed_pull_lands_nothing_and_keeps_the_cursor(server: Server, settings: Settings) -> None:
+    spec = load_mappings(settings.mappings_dir)["xz_credit_commitment"]
+    with pytest.raises(SourceError) as caught:
+        run_pull(settings, spec, server.credit(secret="wrong-secret"))
+    assert caught.value.code == "http_401"
+    assert read_cursor(settings, "xz_credit_commitment") is None
+    assert not any(path.is_file() for path in settings.landing_dir.rglob("*"))
 
 
 # ------------------------------------------------------------------------------------------ rate, retries
 def test_rate_limit_spaces_requests(server: Server, sleeps: list[float]) -> None:
-    source = RestApiSource.from_settings(
+    source = rest_pull(
         server.gsxt(rate_per_s=20), MARKET, ["PRIPID"], "m", None, sleep=sleeps.append, clock=lambda: 100.0
     )
     pull_all(source)
@@ -429,7 +451,7 @@ def test_429_then_success_waits_at_least_retry_after(
     standin: Callable[..., Server], sleeps: list[float]
 ) -> None:
     server = standin(faults=Faults(fail_status=429, retry_after=3))
-    source = RestApiSource.from_settings(
+    source = rest_pull(
         server.credit(backoff_s=0.01), SERIOUS, ["id"], "xz_serious", None, sleep=sleeps.append
     )
     rows = pull_all(source)
@@ -440,9 +462,7 @@ def test_429_then_success_waits_at_least_retry_after(
 
 def test_500_is_retried_with_backoff(standin: Callable[..., Server], sleeps: list[float]) -> None:
     server = standin(faults=Faults(fail_status=500, fail_times=2))
-    source = RestApiSource.from_settings(
-        server.gsxt(backoff_s=0.5), MARKET, ["PRIPID"], "m", None, sleep=sleeps.append
-    )
+    source = rest_pull(server.gsxt(backoff_s=0.5), MARKET, ["PRIPID"], "m", None, sleep=sleeps.append)
     assert len(pull_all(source)) == len(latest("market_entity", "PRIPID", "UPDATETIME"))
     assert server.statuses("market_entity")[:3] == [500, 500, 200]
     assert len(sleeps) == 2
@@ -453,9 +473,7 @@ def test_persistent_5xx_gives_up_after_the_configured_retries(
     standin: Callable[..., Server], sleeps: list[float]
 ) -> None:
     server = standin(faults=Faults(fail_status=503, fail_times=99))
-    source = RestApiSource.from_settings(
-        server.gsxt(retries=2), MARKET, ["PRIPID"], "xz_market", None, sleep=sleeps.append
-    )
+    source = rest_pull(server.gsxt(retries=2), MARKET, ["PRIPID"], "xz_market", None, sleep=sleeps.append)
     with pytest.raises(SourceError) as caught:
         pull_all(source)
     assert caught.value.code == "unavailable"
@@ -467,9 +485,7 @@ def test_retry_after_beyond_max_wait_fails_at_once(
     standin: Callable[..., Server], sleeps: list[float]
 ) -> None:
     server = standin(faults=Faults(fail_status=429, retry_after=600))
-    source = RestApiSource.from_settings(
-        server.gsxt(max_wait_s=60), MARKET, ["PRIPID"], "m", None, sleep=sleeps.append
-    )
+    source = rest_pull(server.gsxt(max_wait_s=60), MARKET, ["PRIPID"], "m", None, sleep=sleeps.append)
     with pytest.raises(SourceError) as caught:
         pull_all(source)
     assert caught.value.code == "rate_limited" and "600" in caught.value.message
@@ -478,9 +494,7 @@ def test_retry_after_beyond_max_wait_fails_at_once(
 
 def test_timeouts_are_retried(standin: Callable[..., Server], sleeps: list[float]) -> None:
     server = standin(faults=Faults(slow_s=1.0))
-    source = RestApiSource.from_settings(
-        server.gsxt(timeout_s=0.2), MARKET, ["PRIPID"], "m", None, sleep=sleeps.append
-    )
+    source = rest_pull(server.gsxt(timeout_s=0.2), MARKET, ["PRIPID"], "m", None, sleep=sleeps.append)
     assert len(pull_all(source)) == len(latest("market_entity", "PRIPID", "UPDATETIME"))
     assert len(sleeps) == 1
 
@@ -489,8 +503,8 @@ def test_connection_refused_is_retried_then_reported(sleeps: list[float]) -> Non
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
-    conn = Conn("127.0.0.1", port, password="t", extra_dejson={"auth": "token", "retries": 2})
-    source = RestApiSource.from_settings(conn, MARKET, ["PRIPID"], "xz_market", None, sleep=sleeps.append)
+    conn = http("127.0.0.1", port, password="t", extra={"auth": "token", "retries": 2})
+    source = rest_pull(conn, MARKET, ["PRIPID"], "xz_market", None, sleep=sleeps.append)
     with pytest.raises(SourceError) as caught:
         pull_all(source)
     assert caught.value.code == "unavailable" and "ConnectionError" in caught.value.message
@@ -499,7 +513,7 @@ def test_connection_refused_is_retried_then_reported(sleeps: list[float]) -> Non
 
 # ------------------------------------------------------------------------------------------ refusals
 def test_bad_signature_is_a_clear_4xx_error_without_retry(server: Server, sleeps: list[float]) -> None:
-    source = RestApiSource.from_settings(
+    source = rest_pull(
         server.credit(secret="wrong-secret"), SERIOUS, ["id"], "xz_serious", None, sleep=sleeps.append
     )
     with pytest.raises(SourceError) as caught:
@@ -512,16 +526,14 @@ def test_bad_signature_is_a_clear_4xx_error_without_retry(server: Server, sleeps
 
 def test_bad_token_is_refused(server: Server) -> None:
     with pytest.raises(SourceError) as caught:
-        pull_all(
-            RestApiSource.from_settings(server.gsxt(token="expired"), MARKET, ["PRIPID"], "xz_market", None)
-        )
+        pull_all(rest_pull(server.gsxt(token="expired"), MARKET, ["PRIPID"], "xz_market", None))
     assert caught.value.code == "http_401" and "访问令牌无效" in caught.value.message
 
 
 def test_html_instead_of_json(standin: Callable[..., Server]) -> None:
     server = standin(faults=Faults(html=True))
     with pytest.raises(SourceError) as caught:
-        pull_all(RestApiSource.from_settings(server.credit(), SERIOUS, ["id"], "xz_serious", None))
+        pull_all(rest_pull(server.credit(), SERIOUS, ["id"], "xz_serious", None))
     assert caught.value.code == "not_json" and "HTML" in caught.value.message
     assert "统一身份认证平台" in caught.value.message  # the start of the page tells the engineer what it was
 
@@ -530,13 +542,13 @@ def test_html_instead_of_json(standin: Callable[..., Server]) -> None:
 def test_repeated_page_stops_with_an_error(standin: Callable[..., Server], pull: dict[str, Any]) -> None:
     server = standin(faults=Faults(repeat=True))
     with pytest.raises(SourceError) as caught:
-        pull_all(RestApiSource.from_settings(server.credit(), pull, ["updateTime"], "xz_credit", None))
+        pull_all(rest_pull(server.credit(), pull, ["updateTime"], "xz_credit", None))
     assert caught.value.code == "page_repeated"
     assert len(server.state.requests) == 2
 
 
 def test_repeated_cursor_is_caught_even_when_the_records_differ() -> None:
-    config = api_config(Conn("h", None, password="t"), MARKET, "m")
+    config = api_config(http("h", None, password="t"), MARKET, "m")
     responses = iter(
         [
             {"result": {"items": [{"PRIPID": "1", "UPDATETIME": 1}], "next": "A"}},
@@ -551,7 +563,7 @@ def test_repeated_cursor_is_caught_even_when_the_records_differ() -> None:
         def get_json(self, params: list[tuple[str, str]], label: str) -> Any:
             return next(responses)
 
-    source = RestApiSource(config, ["PRIPID"], None)
+    source = RestApiPull(config, ["PRIPID"], None)
     with pytest.raises(SourceError) as caught:
         list(source._pages(Scripted(), None))  # type: ignore[arg-type]
     assert caught.value.code == "page_repeated"
@@ -561,7 +573,7 @@ def test_records_older_than_the_cursor_are_an_error(standin: Callable[..., Serve
     server = standin(faults=Faults(backwards=True))
     cursor = "2026-01-01 00:00:00"
     with pytest.raises(SourceError) as caught:
-        pull_all(RestApiSource.from_settings(server.credit(), SERIOUS, ["id"], "xz_serious", cursor))
+        pull_all(rest_pull(server.credit(), SERIOUS, ["id"], "xz_serious", cursor))
     assert caught.value.code == "cursor_backwards" and cursor in caught.value.message
 
 
@@ -569,7 +581,7 @@ def test_records_older_than_the_cursor_can_be_tolerated(standin: Callable[..., S
     server = standin(faults=Faults(backwards=True))
     cursor = "2026-01-01 00:00:00"
     pull = {**SERIOUS, "tolerate_backwards": True}
-    source = RestApiSource.from_settings(server.credit(), pull, ["id", "updateTime"], "xz_serious", cursor)
+    source = rest_pull(server.credit(), pull, ["id", "updateTime"], "xz_serious", cursor)
     rows = pull_all(source)
     older = [r for r in rows if datetime.fromisoformat(r["updateTime"]) < datetime.fromisoformat(cursor)]
     assert len(older) == 1
@@ -579,14 +591,14 @@ def test_records_older_than_the_cursor_can_be_tolerated(standin: Callable[..., S
 def test_fault_switched_by_query_parameter(server: Server) -> None:
     pull = {**SERIOUS, "params": {"_fault": "html"}}
     with pytest.raises(SourceError) as caught:
-        pull_all(RestApiSource.from_settings(server.credit(), pull, ["id"], "xz_serious", None))
+        pull_all(rest_pull(server.credit(), pull, ["id"], "xz_serious", None))
     assert caught.value.code == "not_json"
 
 
 def test_missing_records_path_names_the_path_and_what_the_server_said(server: Server) -> None:
     pull = {**SERIOUS, "records": "data.items"}
     with pytest.raises(SourceError) as caught:
-        pull_all(RestApiSource.from_settings(server.credit(), pull, ["id"], "xz_serious", None))
+        pull_all(rest_pull(server.credit(), pull, ["id"], "xz_serious", None))
     assert caught.value.code == "records_missing"
     assert "data.items" in caught.value.message and "code=200" in caught.value.message
 
@@ -594,24 +606,22 @@ def test_missing_records_path_names_the_path_and_what_the_server_said(server: Se
 def test_bad_parameter_reports_the_servers_message(server: Server) -> None:
     pull = {**SERIOUS, "page_size": 500}
     with pytest.raises(SourceError) as caught:
-        pull_all(RestApiSource.from_settings(server.credit(), pull, ["id"], "xz_serious", None))
+        pull_all(rest_pull(server.credit(), pull, ["id"], "xz_serious", None))
     assert caught.value.code == "http_400" and "pageSize" in caught.value.message
 
 
 def test_secrets_never_reach_logs_or_errors(server: Server, caplog: pytest.LogCaptureFixture) -> None:
     caplog.set_level(logging.DEBUG)
-    pull_all(RestApiSource.from_settings(server.credit(), SERIOUS, ["id"], "xz_serious", None))
+    pull_all(rest_pull(server.credit(), SERIOUS, ["id"], "xz_serious", None))
     with pytest.raises(SourceError) as caught:
-        pull_all(
-            RestApiSource.from_settings(server.gsxt(token="secret-token-xyz"), MARKET, ["PRIPID"], "m", None)
-        )
+        pull_all(rest_pull(server.gsxt(token="secret-token-xyz"), MARKET, ["PRIPID"], "m", None))
     text = caplog.text + str(caught.value) + repr(api_config(server.credit(), SERIOUS, "x"))
     assert DEMO_APP_SECRET not in text and "secret-token-xyz" not in text
 
 
 # ------------------------------------------------------------------------------------------ signing, config
 def test_signature_follows_the_documented_string_to_sign() -> None:
-    config = api_config(Conn("api.example.cn", 8443, "https", "key-1", "s3cret"), SERIOUS, "x")
+    config = api_config(http("api.example.cn", 8443, "https", "key-1", "s3cret"), SERIOUS, "x")
     query = "pageNum=2&pageSize=50&updatedSince=2026-10-08%2009%3A00%3A00"
     headers = auth_headers(
         config,
@@ -631,31 +641,33 @@ def test_signature_follows_the_documented_string_to_sign() -> None:
 
 
 def test_connection_fields_make_the_url() -> None:
-    assert api_config(Conn("api.example.cn", 8443, "https"), SERIOUS, "x").url == (
+    assert api_config(http("api.example.cn", 8443, "https"), SERIOUS, "x").url == (
         "https://api.example.cn:8443/creditchina/v1/serious_dishonesty"
     )
-    assert api_config(Conn("https://gw.example.cn/open/", None, None), SERIOUS, "x").url == (
+    assert api_config(http("https://gw.example.cn/open/", None, None), SERIOUS, "x").url == (
         "https://gw.example.cn/open/creditchina/v1/serious_dishonesty"
     )
     config = api_config(
-        Conn("h", None, login="k", password="p", extra_dejson={"verify": "/etc/ca.pem"}), SERIOUS, "x"
+        http("h", None, login="k", password="p", extra={"verify": "/etc/ca.pem"}), SERIOUS, "x"
     )
     assert config.auth == "signature" and config.verify == "/etc/ca.pem"
-    assert api_config(Conn("h", None, extra_dejson={"verify": "false"}), SERIOUS, "x").verify is False
+    assert api_config(http("h", None, extra={"verify": "false"}), SERIOUS, "x").verify is False
 
 
 @pytest.mark.parametrize(
     ("conn", "pull", "words"),
     [
-        (Conn(None, None), SERIOUS, "host"),
-        (Conn("h", None), {**SERIOUS, "pagesize": 5}, "pagesize"),
-        (Conn("h", None), {k: v for k, v in MARKET.items() if k != "next_cursor"}, "next_cursor"),
-        (Conn("h", None, password="p", extra_dejson={"auth": "signature"}), SERIOUS, "login"),
-        (Conn("h", None, extra_dejson={"rate_per_s": "fast"}), SERIOUS, "rate_per_s"),
-        (Conn("h", None), {**SERIOUS, "records": "data..list"}, "records"),
+        (http(None, None), SERIOUS, "host"),
+        (http("h", None), {**SERIOUS, "pagesize": 5}, "pagesize"),
+        (http("h", None), {k: v for k, v in MARKET.items() if k != "next_cursor"}, "next_cursor"),
+        (http("h", None, password="p", extra={"auth": "signature"}), SERIOUS, "login"),
+        (http("h", None, extra={"rate_per_s": "fast"}), SERIOUS, "rate_per_s"),
+        (http("h", None), {**SERIOUS, "records": "data..list"}, "records"),
     ],
 )
-def test_configuration_mistakes_fail_before_any_request(conn: Conn, pull: dict[str, Any], words: str) -> None:
+def test_configuration_mistakes_fail_before_any_request(
+    conn: Connection, pull: dict[str, Any], words: str
+) -> None:
     with pytest.raises(SourceError) as caught:
         api_config(conn, pull, "xz_serious")
     assert (
@@ -667,7 +679,7 @@ def test_configuration_mistakes_fail_before_any_request(conn: Conn, pull: dict[s
 
 def test_a_record_seen_twice_holds_the_cursor_at_its_first_copy() -> None:
     """Pages shifted under a page-number pull: B was updated mid-pull and came again at the end."""
-    config = api_config(Conn("h", None), ABNORMAL, "a")
+    config = api_config(http("h", None), ABNORMAL, "a")
     tracker = CursorTracker(config, "100")
     taken = [
         tracker.accept(record, [record["BUSEXCLIST"]])
@@ -683,7 +695,7 @@ def test_a_record_seen_twice_holds_the_cursor_at_its_first_copy() -> None:
 
 
 def test_mixed_kinds_of_update_time_are_refused() -> None:
-    tracker = CursorTracker(api_config(Conn("h", None), SERIOUS, "s"), None)
+    tracker = CursorTracker(api_config(http("h", None), SERIOUS, "s"), None)
     tracker.accept({"id": "1", "updateTime": "2026-10-08 09:00:00"}, ["1"])
     with pytest.raises(SourceError) as caught:
         tracker.accept({"id": "2", "updateTime": 1793242800000}, ["2"])
@@ -691,7 +703,7 @@ def test_mixed_kinds_of_update_time_are_refused() -> None:
 
 
 def test_record_without_update_time_is_an_error() -> None:
-    tracker = CursorTracker(api_config(Conn("h", None), SERIOUS, "s"), None)
+    tracker = CursorTracker(api_config(http("h", None), SERIOUS, "s"), None)
     with pytest.raises(SourceError) as caught:
         tracker.accept({"id": "7"}, ["7"])
     assert caught.value.code == "bad_update_time" and "7" in caught.value.message

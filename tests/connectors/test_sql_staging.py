@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import logging
 import os
@@ -14,25 +13,28 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
-from types import ModuleType
 from typing import Any
 
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 import sqlalchemy as sa
+from sqlalchemy.engine import make_url
 
+from connectors.pulled import run_pull
 from connectors.sql_staging import (
     StagingConfig,
     StagingCursor,
+    StagingDatabaseHook,
     StagingError,
     StagingPull,
-    connection_url,
     open_pull,
-    run_staging,
 )
 from gateway.landing import read_cursor
+from gateway.mapping.spec import MappingSpec, load_mappings
 from gateway.settings import REPO_ROOT, Settings
+from samples.staging import make_staging
+from tests.connectors.connections import Connection
 
 PG_ADMIN_URL = os.environ.get("GATEWAY_TEST_PG_URL", "postgresql://postgres@127.0.0.1:5432/test")
 T1, T2, T3 = datetime(2026, 11, 2, 8), datetime(2026, 11, 2, 12, 30), datetime(2026, 11, 3, 8)
@@ -60,7 +62,11 @@ def staging_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]
 
 
 def _engine(url: str) -> sa.Engine:
-    return sa.create_engine(connection_url(url), poolclass=sa.pool.NullPool)
+    """psycopg 3 for PostgreSQL, as the connector's hook picks it for a postgres Connection."""
+    made = make_url(url)
+    if made.drivername == "postgresql":
+        made = made.set(drivername="postgresql+psycopg")
+    return sa.create_engine(made, poolclass=sa.pool.NullPool)
 
 
 def _table(url: str, updated_type: Any = None, *, primary_key: bool = True) -> sa.Table:
@@ -103,7 +109,7 @@ class Pulled:
 
 def pull(url: str, cursor: str | None, **config: Any) -> Pulled:
     block = {"table": "check_action", "updated_column": "cd_time", "key_column": "cd_id", **config}
-    staging = open_pull("xz_amr_staging", StagingConfig.from_pull(block), url, cursor)
+    staging = open_pull("xz_amr_staging", StagingConfig.from_pull(block), _engine(url), cursor)
     return Pulled(staging, list(staging.batches()))
 
 
@@ -319,29 +325,9 @@ def test_cursor_text_is_canonical() -> None:
         StagingCursor.parse('{"updated": "2026-11-02"}')
 
 
-@dataclass
-class FakeConnection:
-    """The attributes of an Airflow Connection that the connector reads."""
-
-    conn_type: str
-    host: str | None = None
-    port: int | None = None
-    schema: str | None = None
-    login: str | None = None
-    password: str | None = None
-    extra: dict[str, Any] = field(default_factory=dict)
-
-    @property
-    def extra_dejson(self) -> dict[str, Any]:
-        return self.extra
-
-    def get_uri(self) -> str:
-        return f"{self.conn_type}://{self.host or ''}"
-
-
-def test_connection_url_from_an_airflow_connection_keeps_the_password_out_of_logs() -> None:
-    conn = FakeConnection("postgres", "10.14.9.20", 5432, "qzk", "gateway_reader", "p@ss:w/rd#1")
-    url = connection_url(conn)
+def test_the_database_url_comes_from_the_connection_and_keeps_the_password_out_of_logs() -> None:
+    conn = Connection("postgres", "10.14.9.20", 5432, "qzk", "gateway_reader", "p@ss:w/rd#1")
+    url = StagingDatabaseHook(conn).url()
     assert url.drivername == "postgresql+psycopg"
     assert (url.host, url.port, url.database, url.username, url.password) == (
         "10.14.9.20",
@@ -351,18 +337,13 @@ def test_connection_url_from_an_airflow_connection_keeps_the_password_out_of_log
         "p@ss:w/rd#1",
     )
     assert "p@ss" not in url.render_as_string(hide_password=True)
-    assert connection_url(FakeConnection("sqlite", host="/data/qzk.db")).database == "/data/qzk.db"
-    oracle = FakeConnection("oracle", "db", extra={"sqlalchemy_scheme": "oracle+oracledb"})
-    assert connection_url(oracle).drivername == "oracle+oracledb"
-    assert connection_url("postgres://u@h/db").drivername == "postgresql+psycopg"
-
-
-def _load(path: Path) -> ModuleType:
-    spec = importlib.util.spec_from_file_location(path.stem, path)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    assert StagingDatabaseHook(Connection("sqlite", host="/data/qzk.db")).url().database == "/data/qzk.db"
+    oracle = Connection("oracle", "db", extra={"sqlalchemy_scheme": "oracle+oracledb"})
+    assert StagingDatabaseHook(oracle).url().drivername == "oracle+oracledb"
+    query = Connection("postgres", "db", extra={"sqlalchemy_query": {"sslmode": "verify-full"}})
+    assert StagingDatabaseHook(query).url().query == {"sslmode": "verify-full"}
+    with pytest.raises(StagingError, match="无法从 Airflow 连接确定数据库类型"):
+        StagingDatabaseHook(Connection(None, "db")).url()
 
 
 MAPPING = """
@@ -382,19 +363,25 @@ fields:
 """
 
 
-def test_the_demo_staging_database_lands_incrementally(settings: Settings, tmp_path: Path) -> None:
-    """make_staging's 30 rows land once; a correction and a withdrawal land as the next unit."""
-    make_staging = _load(REPO_ROOT / "samples" / "staging" / "make_staging.py")
-    db = make_staging.create(tmp_path / "qzk.db")
+def _mapping(settings: Settings, tmp_path: Path, text: str = MAPPING) -> tuple[Settings, MappingSpec]:
     mappings = tmp_path / "mappings"
     mappings.mkdir()
     shutil.copy(REPO_ROOT / "mappings" / "defaults.yaml", mappings)
-    (mappings / "xz_amr_inspection_staging.yaml").write_text(MAPPING, encoding="utf-8")
-    settings = settings.with_overrides(mappings_dir=mappings)
-    url = f"sqlite:///{db}"
+    (mappings / "xz_amr_inspection_staging.yaml").write_text(text, encoding="utf-8")
+    return settings.with_overrides(mappings_dir=mappings), load_mappings(mappings)[
+        "xz_amr_inspection_staging"
+    ]
 
-    unit = run_staging(settings, "xz_amr_staging", url)
-    assert unit is not None and unit.rows == make_staging.ROWS == 30
+
+def test_the_demo_staging_database_lands_incrementally(settings: Settings, tmp_path: Path) -> None:
+    """make_staging's 30 rows land once; a correction and a withdrawal land as the next unit."""
+    db = make_staging.create(tmp_path / "qzk.db")
+    settings, spec = _mapping(settings, tmp_path)
+    conn = Connection("sqlite", host=str(db))
+
+    run = run_pull(settings, spec, conn)
+    (unit,) = run.landed
+    assert run.ok and unit.rows == run.rows == make_staging.ROWS == 30
     assert json.loads(read_cursor(settings, "xz_amr_staging") or "") == {
         "key": "30",
         "updated": "2026-11-03 17:45:10",
@@ -404,15 +391,15 @@ def test_the_demo_staging_database_lands_incrementally(settings: Settings, tmp_p
     assert headers[:3] == ["cd_id", "plan_id", "supervise_item_implement_code"] and "cd_operation" in headers
     cursor, files = read_cursor(settings, "xz_amr_staging"), sorted(settings.landing_dir.rglob("*"))
     for _ in range(10):  # the table has not changed: nothing lands, the cursor stays, no file is left
-        assert run_staging(settings, "xz_amr_staging", url) is None
+        assert run_pull(settings, spec, conn).landed == []
     assert (
         read_cursor(settings, "xz_amr_staging") == cursor and sorted(settings.landing_dir.rglob("*")) == files
     )
 
     make_staging.change_row(db, 7)
     make_staging.delete_row(db, 12)
-    second = run_staging(settings, "xz_amr_staging", url)
-    assert second is not None and second.rows == 2
+    (second,) = run_pull(settings, spec, conn).landed
+    assert second.rows == 2
     table = pq.read_table(second.path).to_pydict()
     operation = f"c{headers.index('cd_operation')}"
     assert list(zip(table["c0"], table[operation], strict=True)) == [("7", "u"), ("12", "d")]
@@ -422,7 +409,6 @@ def test_the_demo_staging_database_lands_incrementally(settings: Settings, tmp_p
 def test_the_demo_staging_codes_are_valid(tmp_path: Path) -> None:
     from gateway.ids import resident_id, uscc
 
-    make_staging = _load(REPO_ROOT / "samples" / "staging" / "make_staging.py")
     db = make_staging.create(tmp_path / "qzk.db")
     with sqlite3.connect(db) as conn:
         rows = conn.execute(
@@ -438,31 +424,14 @@ def test_the_demo_staging_codes_are_valid(tmp_path: Path) -> None:
     assert max(times.count(t) for t in set(times)) >= 2  # the keyset has ties to get through
 
 
-def test_the_pulled_source_dag_builder_lands_the_staging_table(
+def test_from_names_the_table_lacks_are_logged_before_the_cursor_moves(
     settings: Settings, tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
-    """dags/common/pulled.py builds a Pull from (conn, pull block, headers, source, cursor)."""
-    from gateway.landing import pull_source
-    from gateway.mapping.spec import load_mappings
-
-    make_staging = _load(REPO_ROOT / "samples" / "staging" / "make_staging.py")
+    """The whole row lands whatever the mapping takes, but a `from` name the table lacks is said at once."""
     db = make_staging.create(tmp_path / "qzk.db")
-    mappings = tmp_path / "mappings"
-    mappings.mkdir()
-    shutil.copy(REPO_ROOT / "mappings" / "defaults.yaml", mappings)
     text = MAPPING + "  check_result: {from: jiancha_jieguo}\n"  # a from name the table does not have
-    (mappings / "xz_amr_inspection_staging.yaml").write_text(text, encoding="utf-8")
-    settings = settings.with_overrides(mappings_dir=mappings)
-    spec = load_mappings(mappings)["xz_amr_inspection_staging"]
-    assert spec.pull is not None
-
-    def build(headers: list[str], cursor: str | None) -> StagingPull:
-        return StagingPull.from_settings(
-            f"sqlite:///{db}", spec.pull or {}, headers, "xz_amr_staging", cursor
-        )
-
+    settings, spec = _mapping(settings, tmp_path, text)
     with caplog.at_level(logging.WARNING, logger="connectors.sql_staging"):
-        unit = pull_source(settings, spec, build)
-    assert unit is not None and unit.rows == 30
+        run = run_pull(settings, spec, Connection("sqlite", host=str(db)))
+    assert run.rows == 30
     assert "['jiancha_jieguo']" in caplog.text
-    assert pull_source(settings, spec, build) is None  # from the stored cursor: nothing new

@@ -3,34 +3,36 @@
 from __future__ import annotations
 
 import hashlib
-import importlib.util
 import json
 import os
 import shutil
 import subprocess
 import sys
 import time
-from dataclasses import dataclass, field
 from pathlib import Path
-from types import ModuleType
 from typing import Any
 
 import pyarrow.parquet as pq
 import pytest
 
+from connectors import xml_feed
+from connectors.pulled import PullRun, land_pulls, run_pull
 from connectors.xml_feed import (
     FeedConfig,
     FeedCursor,
     FeedError,
     FeedFileError,
     FeedSchema,
+    FeedShareHook,
+    FeedSource,
     check_file,
-    feed_root,
     mask_ids,
-    run_feed,
 )
 from gateway.landing import read_cursor
+from gateway.mapping.spec import load_mappings
 from gateway.settings import REPO_ROOT, Settings
+from samples.feeds import make_judicial
+from tests.connectors.connections import Connection
 
 XSD = REPO_ROOT / "schemas" / "sources" / "judicial_export.xsd"
 SAMPLES = REPO_ROOT / "samples" / "feeds" / "judicial"
@@ -53,14 +55,6 @@ fields:
 """
 
 
-def _load(path: Path) -> ModuleType:
-    spec = importlib.util.spec_from_file_location(path.stem, path)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
 @pytest.fixture
 def share(tmp_path: Path) -> Path:
     """The courts' share with the two sample exports in its judicial/ folder."""
@@ -81,6 +75,16 @@ def feed_settings(settings: Settings, tmp_path: Path) -> Settings:
         text = MAPPING.format(kind=kind, element=element, record_type=record_type, field=code, source=source)
         (mappings / f"court_{kind}.yaml").write_text(text, encoding="utf-8")
     return settings.with_overrides(mappings_dir=mappings)
+
+
+def _share(root: Path) -> Connection:
+    """The courts' share as its Airflow Connection (type fs) describes it."""
+    return Connection("fs", extra={"path": str(root)})
+
+
+def feed_run(settings: Settings, share: Path, source: str = "court_debtors") -> PullRun:
+    """A run as the DAG makes it: the source's mapping, the share's Connection, the stored cursor."""
+    return run_pull(settings, load_mappings(settings.mappings_dir)[source], _share(share))
 
 
 def _rows(path: Path) -> list[dict[str, Any]]:
@@ -148,7 +152,7 @@ def test_a_record_element_whose_children_repeat_cannot_be_flattened(tmp_path: Pa
 def test_the_sample_exports_land_one_unit_per_file_in_name_order(
     feed_settings: Settings, share: Path
 ) -> None:
-    run = run_feed(feed_settings, "court_debtors", str(share))
+    run = feed_run(feed_settings, share)
 
     assert run.ok and run.files == [FIRST, SECOND] and not run.waiting
     assert [unit.rows for unit in run.landed] == [6, 2]
@@ -189,12 +193,12 @@ def test_the_sample_exports_land_one_unit_per_file_in_name_order(
 
     files = sorted(feed_settings.landing_dir.rglob("*"))
     for _ in range(10):  # no new export: nothing is read, nothing lands, the cursor stays
-        again = run_feed(feed_settings, "court_debtors", str(share))
+        again = feed_run(feed_settings, share)
         assert (again.files, again.landed, again.rejected) == ([], [], [])
     assert json.loads(read_cursor(feed_settings, "court_debtors") or "") == cursor
     assert sorted(feed_settings.landing_dir.rglob("*")) == files
 
-    judgments = run_feed(feed_settings, "court_judgments", str(share))  # the same files, a cursor of its own
+    judgments = feed_run(feed_settings, share, "court_judgments")  # the same files, a cursor of its own
     assert [unit.rows for unit in judgments.landed] == [5, 1]
     nested = _rows(judgments.landed[0].path)[0]
     assert (nested["subject/@role"], nested["subject/name"], nested["amount"]) == (
@@ -224,7 +228,7 @@ def test_a_bad_file_is_rejected_with_file_line_and_reason_and_the_others_go_on(
     third = "judicial_20261120T0800_0003.xml"
     shutil.copy(SAMPLES / SECOND, folder / third)
 
-    run = run_feed(feed_settings, "court_debtors", str(share))
+    run = feed_run(feed_settings, share)
 
     assert run.files == [FIRST, third] and [u.rows for u in run.landed] == [6, 2]
     (error,) = run.rejected
@@ -234,26 +238,26 @@ def test_a_bad_file_is_rejected_with_file_line_and_reason_and_the_others_go_on(
     cursor = FeedCursor.parse(read_cursor(feed_settings, "court_debtors"))
     assert cursor.file == third and set(cursor.rejected) == {SECOND}
 
-    again = run_feed(feed_settings, "court_debtors", str(share))  # reported on every run, never read again
+    again = feed_run(feed_settings, share)  # reported on every run, never read again
     assert again.landed == [] and again.rejected == []
     assert [(e.file, e.line) for e in again.still_rejected] == [(SECOND, error.line)]
 
     (folder / SECOND).write_text(good, encoding="utf-8")  # "fixed" in place, but it sorts before the cursor
-    replaced = run_feed(feed_settings, "court_debtors", str(share))
+    replaced = feed_run(feed_settings, share)
     assert replaced.landed == [] and "请以排在 judicial_20261120T0800_0003.xml 之后的新文件名重新导出" in (
         replaced.still_rejected[0].reason
     )
 
     (folder / SECOND).unlink()  # an engineer takes it away: forgotten
-    run_feed(feed_settings, "court_debtors", str(share))
+    feed_run(feed_settings, share)
     assert FeedCursor.parse(read_cursor(feed_settings, "court_debtors")).rejected == {}
 
 
 def test_the_last_file_rewritten_in_place_is_read_again(feed_settings: Settings, share: Path) -> None:
-    run_feed(feed_settings, "court_debtors", str(share))
+    feed_run(feed_settings, share)
     path = share / "judicial" / SECOND
     path.write_text(path.read_text(encoding="utf-8").replace("30000", "35000"), encoding="utf-8")
-    again = run_feed(feed_settings, "court_debtors", str(share))
+    again = feed_run(feed_settings, share)
     assert (
         again.files == [SECOND]
         and _rows(again.landed[0].path)[0]["performedPart"] == "已支付货款人民币35000元"
@@ -265,14 +269,14 @@ def test_the_last_file_rewritten_back_and_forth_lands_each_state(
 ) -> None:
     """A → B → A → B: the third and fourth states repeat earlier units' rows, yet each is the source's state
     now and must reach the store (a repeat of the *latest* unit would be nothing new)."""
-    run_feed(feed_settings, "court_debtors", str(share))
+    feed_run(feed_settings, share)
     path = share / "judicial" / SECOND
     states = [path.read_text(encoding="utf-8")]
     states.append(states[0].replace("30000", "35000"))
     landed = []
     for text in (states[1], states[0], states[1]):
         path.write_text(text, encoding="utf-8")
-        landed.extend(run_feed(feed_settings, "court_debtors", str(share)).landed)
+        landed.extend(feed_run(feed_settings, share).landed)
     amounts = [_rows(unit.path)[0]["performedPart"] for unit in landed]
     assert amounts == ["已支付货款人民币35000元", "已支付货款人民币30000元", "已支付货款人民币35000元"]
 
@@ -283,12 +287,12 @@ def test_the_latest_file_rejected_and_then_fixed_in_place_is_read_again(
     path = share / "judicial" / SECOND
     fixed = path.read_text(encoding="utf-8")
     path.write_text(fixed.replace("<performance>部分未履行</performance>", "<performance>部分</performance>"))
-    first = run_feed(feed_settings, "court_debtors", str(share))
+    first = feed_run(feed_settings, share)
     assert first.files == [FIRST] and [e.file for e in first.rejected] == [SECOND]
-    again = run_feed(feed_settings, "court_debtors", str(share))
+    again = feed_run(feed_settings, share)
     assert [e.file for e in again.still_rejected] == [SECOND] and again.rejected == []
     path.write_text(fixed, encoding="utf-8")  # nothing was taken after it, so order allows reading it now
-    last = run_feed(feed_settings, "court_debtors", str(share))
+    last = feed_run(feed_settings, share)
     assert last.files == [SECOND] and last.still_rejected == [] and [u.rows for u in last.landed] == [2]
     assert FeedCursor.parse(read_cursor(feed_settings, "court_debtors")).rejected == {}
 
@@ -296,7 +300,7 @@ def test_the_latest_file_rejected_and_then_fixed_in_place_is_read_again(
 def test_a_file_still_being_written_waits_with_everything_after_it(
     feed_settings: Settings, share: Path
 ) -> None:
-    run_feed(feed_settings, "court_debtors", str(share))
+    feed_run(feed_settings, share)
     mapping = feed_settings.mappings_dir / "court_debtors.yaml"
     mapping.write_text(mapping.read_text(encoding="utf-8").replace("settle_seconds: 0", "settle_seconds: 30"))
     third, fourth = "judicial_20261120T0800_0003.xml", "judicial_20261121T0800_0004.xml"
@@ -304,15 +308,50 @@ def test_a_file_still_being_written_waits_with_everything_after_it(
         shutil.copy(SAMPLES / SECOND, share / "judicial" / name)
 
     now = time.time()
-    waiting = run_feed(feed_settings, "court_debtors", str(share), clock=lambda: now)
+    spec = load_mappings(feed_settings.mappings_dir)["court_debtors"]
+
+    def run_at(moment: float) -> PullRun:
+        return land_pulls(
+            feed_settings, FeedSource.open(feed_settings, spec, _share(share), clock=lambda: moment)
+        )
+
+    quick = Connection("fs", extra={"path": str(share), "settle_seconds": 0})  # the share's word wins
+    assert FeedSource.open(feed_settings, spec, quick).config.settle_seconds == 0
+    waiting = run_at(now)
     assert (waiting.files, waiting.waiting) == ([], [third])  # the fourth waits behind it: order holds
     assert FeedCursor.parse(read_cursor(feed_settings, "court_debtors")).file == SECOND
 
-    later = run_feed(feed_settings, "court_debtors", str(share), clock=lambda: now + 60)
+    later = run_at(now + 60)
     assert later.files == [third, fourth] and not later.waiting
     # Both are the export already taken, sent again under new names: taken, and nothing new to land.
     assert later.landed == []
     assert FeedCursor.parse(read_cursor(feed_settings, "court_debtors")).file == fourth
+
+
+def test_a_file_rewritten_while_it_is_landed_waits_with_everything_after_it(
+    feed_settings: Settings, share: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The export is rewritten between the check and the landing: the landing notices, lands nothing of it,
+    and the run stops there with the files already taken landed; the next run reads the new content."""
+    check = xml_feed.check_file
+
+    def check_then_rewrite(path: Path, schema: FeedSchema, max_bytes: int) -> xml_feed.CheckedFile:
+        checked = check(path, schema, max_bytes)
+        if path.name == SECOND:
+            path.write_text(path.read_text(encoding="utf-8").replace("30000", "35000"), encoding="utf-8")
+        return checked
+
+    monkeypatch.setattr(xml_feed, "check_file", check_then_rewrite)
+    run = feed_run(feed_settings, share)
+    assert (run.files, run.waiting, [unit.rows for unit in run.landed]) == ([FIRST], [SECOND], [6])
+    assert FeedCursor.parse(read_cursor(feed_settings, "court_debtors")).file == FIRST
+    assert not list(feed_settings.landing_dir.rglob("*.tmp"))
+    monkeypatch.undo()
+    again = feed_run(feed_settings, share)
+    assert (
+        again.files == [SECOND]
+        and _rows(again.landed[0].path)[0]["performedPart"] == "已支付货款人民币35000元"
+    )
 
 
 # ------------------------------------------------------------------------------------------- bad files
@@ -431,7 +470,6 @@ print(rows, (resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before) // 102
 def test_a_fifty_megabyte_export_is_streamed_in_flat_memory(tmp_path: Path) -> None:
     """Held as a tree, 50 MB of XML would take several hundred MB; streamed, the peak grows by the batch
     being built (5000 rows) and no more. Measured in a child process so the peak is this work's alone."""
-    make_judicial = _load(REPO_ROOT / "samples" / "feeds" / "make_judicial.py")
     big = tmp_path / "bulk.xml"
     debtors = make_judicial.write_large(big, 50 * 1024 * 1024)
     assert big.stat().st_size >= 50 * 1024 * 1024
@@ -451,20 +489,15 @@ def test_a_fifty_megabyte_export_is_streamed_in_flat_memory(tmp_path: Path) -> N
 # -------------------------------------------------------------------------------------------- configuration
 
 
-@dataclass
-class FsConnection:
-    host: str | None = None
-    extra: dict[str, Any] = field(default_factory=dict)
-
-    @property
-    def extra_dejson(self) -> dict[str, Any]:
-        return self.extra
-
-
 def test_the_folder_comes_from_the_connection_and_stays_inside_it(tmp_path: Path) -> None:
-    assert feed_root(FsConnection(extra={"path": "/mnt/court"})) == Path("/mnt/court")
-    assert feed_root(FsConnection(host="/mnt/court2")) == Path("/mnt/court2")
-    assert feed_root("file:///mnt/%E6%B3%95%E9%99%A2") == Path("/mnt/法院")
+    assert FeedShareHook(Connection("fs", extra={"path": "/mnt/court"})).root() == Path("/mnt/court")
+    assert FeedShareHook(Connection("fs", host="/mnt/court2")).root() == Path("/mnt/court2")
+    with pytest.raises(FeedError, match="Airflow 连接没有给出目录"):
+        FeedShareHook(Connection("fs")).root()
+    assert (
+        FeedShareHook(Connection("fs", extra={"path": "/mnt", "settle_seconds": "5"})).settle_seconds() == 5.0
+    )
+    assert FeedShareHook(Connection("fs", extra={"path": "/mnt"})).settle_seconds() is None
     block = {
         "kind": "xml_feed",
         "connection": "c",

@@ -46,9 +46,9 @@ def airflow_db() -> Path:
 @pytest.fixture(scope="module")
 def world(tmp_path_factory: pytest.TempPathFactory, airflow_db: Path) -> Iterator[tuple[Settings, str]]:
     """A gateway home with keys and a migrated database, and a running hub, shared by one test module."""
-    from samples.demo import HUB_ID, local_hub
     from gateway.store.db import migrate
     from gateway.transfer import generate_keys
+    from samples.demo import HUB_ID, local_hub
 
     home = tmp_path_factory.mktemp("e2e")
     settings = Settings.from_env({"GATEWAY_HOME": str(home / "var"), "GATEWAY_SETTLE_SECONDS": "0"})

@@ -10,8 +10,8 @@ import pytest
 from lxml import etree
 from rich.console import Console
 
-from samples.demo import hub_report
 from gateway.settings import REPO_ROOT, Settings
+from samples.demo import hub_report
 from tests.dags.dagrun import run
 
 pytestmark = pytest.mark.e2e

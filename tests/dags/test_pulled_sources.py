@@ -4,18 +4,17 @@ update and withdrawals reaching the hub as operations u and d."""
 
 from __future__ import annotations
 
-import json
 import shutil
 from collections.abc import Iterator
 from datetime import datetime
 
 import pytest
 
-from gateway.demo import hub_report
 from gateway.settings import REPO_ROOT, Settings
 from hub.server import ServerThread
+from samples.demo import hub_report, source_connections
 from samples.staging.make_staging import change_row, create, delete_row
-from samples.standins.credit_api import BEIJING, DEMO_APP_KEY, DEMO_APP_SECRET, DEMO_TOKEN, create_app
+from samples.standins.credit_api import BEIJING, create_app
 from tests.dags.dagrun import outbox_events, run
 
 pytestmark = pytest.mark.e2e
@@ -33,34 +32,17 @@ def standin() -> Iterator[tuple[str, object]]:
 
 @pytest.fixture
 def sources(gateway_env: Settings, standin: tuple[str, object], monkeypatch: pytest.MonkeyPatch) -> Settings:
-    """AIRFLOW_CONN_* for the four pulled families, pointing at the stand-ins (as in the demo)."""
-    from urllib.parse import urlsplit
-
+    """The demo's AIRFLOW_CONN_* for the four pulled families, pointing at the stand-ins, so that the
+    Connections the demo and the docs describe are the ones the connectors are tested with."""
     settings = gateway_env
-    url = urlsplit(standin[0])
     staging = settings.home / "staging" / "xz_amr_staging.db"
     if not staging.exists():
         create(staging)
     feed = settings.home / "feeds" / "judicial"
     feed.mkdir(parents=True, exist_ok=True)
     shutil.copyfile(FEEDS / "judicial_20261101T0800_0001.xml", feed / "judicial_20261101T0800_0001.xml")
-    http = {"conn_type": "http", "host": url.hostname, "port": url.port, "schema": url.scheme}
-    connections = {
-        "xz_creditchina": {
-            **http,
-            "login": DEMO_APP_KEY,
-            "password": DEMO_APP_SECRET,
-            "extra": {"auth": "signature"},
-        },
-        "xz_gsxt": {**http, "password": DEMO_TOKEN, "extra": {"auth": "token"}},
-        "xz_amr_qzk": {"conn_type": "sqlite", "host": str(staging)},
-        "court_share": {
-            "conn_type": "fs",
-            "extra": {"path": str(settings.home / "feeds"), "settle_seconds": 0},
-        },
-    }
-    for conn_id, value in connections.items():
-        monkeypatch.setenv(f"AIRFLOW_CONN_{conn_id.upper()}", json.dumps(value))
+    for name, value in source_connections(settings, standin[0]).items():
+        monkeypatch.setenv(name, value)
     return settings
 
 
