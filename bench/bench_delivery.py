@@ -72,7 +72,7 @@ def fill(settings: Settings, count: int) -> None:
     with engine.begin() as conn:
         file_id = conn.execute(
             insert(source_file).values(
-                department="bench",
+                source_id="bench",
                 file_name="bench.csv",
                 sha256="0" * 64,
                 size=0,

@@ -26,12 +26,12 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from gateway.bundled import bundled_dir
 from gateway.delivery.render import RenderRow, render_batch
 from gateway.intake import open_source
 from gateway.mapping.engine import apply_plan, plan_for
 from gateway.mapping.spec import load_mappings
 from gateway.schema import load_record_types
-from gateway.settings import REPO_ROOT
 from gateway.store.records import prepare
 from gateway.transfer import HubClient, Sender, generate_keys, hub_store, open_envelope
 from gateway.validation import validate
@@ -76,11 +76,11 @@ class _TimedValidator(BatchValidator):
 
 def _rows(csv: Path, target_bytes: int) -> tuple[Any, list[RenderRow]]:
     """Canonical penalty records from the CSV until the rendered batch will be about ``target_bytes``."""
-    record_types = load_record_types(REPO_ROOT / "schemas")
+    record_types = load_record_types(bundled_dir("schemas"))
     rows: list[RenderRow] = []
     size = 0.0
     with open_source(csv) as source:
-        plan = plan_for(source.headers, load_mappings(REPO_ROOT / "mappings"), record_types)
+        plan = plan_for(source.headers, load_mappings(bundled_dir("mappings")), record_types)
         for batch in source.batches():
             checked = validate(plan.record_type, apply_plan(plan, batch).table, plan.header_of)
             prepared = prepare(plan.record_type, checked.good)
@@ -119,11 +119,11 @@ def measure(csv: Path, megabytes: int, home: Path) -> dict[str, Any]:
     sealed = sender.seal(xml, envelope, batch_id=BATCH_ID, seq=1)
     seal_s = time.perf_counter() - start
 
-    base = BatchValidator.from_dir(REPO_ROOT / "schemas")
+    base = BatchValidator.from_dir(bundled_dir("schemas"))
     validator = _TimedValidator(
         base.schema, base.fast_schema, base.element_types, max_rejections=base.max_rejections
     )
-    hub_settings = HubSettings(home=home / "hub", keys=keys / "hub", schemas=REPO_ROOT / "schemas")
+    hub_settings = HubSettings(home=home / "hub", keys=keys / "hub", schemas=bundled_dir("schemas"))
     server = ServerThread(create_app(hub_settings, validator=validator))
     with server as url, HubClient(url, sender, retries=0, timeout=(10, 3600)) as client:
         start = time.perf_counter()

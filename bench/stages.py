@@ -1,8 +1,9 @@
 """Time the gateway's stages one by one on a source: parse, map, validate, prepare, attach, store, commit.
 
-The same library calls, in the same order and with the same batch size, as gateway.ingest.process_rows, but
-with a clock around each; the end-to-end figure comes from the real ingest_file (bench/workloads.py), never
-from adding these up. Each stage streams, so memory stays that of one batch whatever the file's size.
+The same library calls, in the same order and with the same batch size, as
+gateway.processing.process_rows, but with a clock around each; the end-to-end figure comes from the real
+ingest_file (bench/workloads.py), never from adding these up. Each stage streams, so memory stays that of
+one batch whatever the file's size.
 
 Within attach and store, every statement is timed too, by kind and table (``insert record``, ``copy
 record_version``, ``select entity``, …): those SQLAlchemy executes and those gateway.store.bulk sends the
@@ -151,7 +152,7 @@ def time_stages(
             insert(source_file).returning(source_file.c.id),
             [
                 {
-                    "department": "bench",
+                    "source_id": "bench",
                     "file_name": "stages",
                     "sha256": f"stages-{time.time_ns()}",
                     "size": 0,

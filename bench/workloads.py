@@ -14,6 +14,7 @@ Every ``measure_*`` function runs in a fresh child process (bench/run.py), so it
 
 from __future__ import annotations
 
+import json
 import shutil
 import sqlite3
 import time
@@ -183,24 +184,27 @@ def _feed_root(path: Path, home: Path) -> Path:
 
 
 def _pull(workload: Workload, path: Path, settings: Settings) -> list[tuple[str, int]]:
-    """Pull and land every source of the workload; returns (source, landed unit id) pairs."""
-    landed: list[tuple[str, int]] = []
+    """Pull and land every source of the workload through the DAGs' entry (connectors.pulled.run_pull), with
+    a real Airflow Connection object; returns (source, landed unit id) pairs."""
+    from airflow.sdk import Connection
+
+    from connectors.pulled import run_pull
+
+    specs = load_mappings(settings.mappings_dir)
     if workload.kind == "xml":
-        from connectors.xml_feed import run_feed
-
-        root = _feed_root(path, settings.home)
-        for source in JUDICIAL_SOURCES:
-            # The feed waits until a file has not changed for settle_seconds; the export is complete.
-            run = run_feed(settings, source, root, clock=lambda: time.time() + 3600)
-            if not run.ok:
-                raise RuntimeError(f"{source}: {[r.message for r in run.rejected]}")
-            landed.extend((source, unit.id) for unit in run.landed)
+        # The export is complete: no need to wait for the files to settle.
+        extra = json.dumps({"path": str(_feed_root(path, settings.home)), "settle_seconds": 0})
+        conn = Connection(conn_id="court_share", conn_type="fs", extra=extra)
+        sources = JUDICIAL_SOURCES
     else:
-        from connectors.sql_staging import run_staging
-
-        unit = run_staging(settings, STAGING_SOURCE, f"sqlite:///{path}")
-        if unit is not None:
-            landed.append((STAGING_SOURCE, unit.id))
+        conn = Connection(conn_id="xz_amr_qzk", conn_type="sqlite", host=str(path))
+        sources = (STAGING_SOURCE,)
+    landed: list[tuple[str, int]] = []
+    for source in sources:
+        run = run_pull(settings, specs[source], conn)
+        if not run.ok:
+            raise RuntimeError(f"{source}: {[r.message for r in run.rejected]}")
+        landed.extend((source, unit.id) for unit in run.landed)
     return landed
 
 
@@ -213,7 +217,7 @@ def _landed_batches(settings: Settings, unit_id: int) -> tuple[Iterator[pa.Recor
     with engine_for(settings.database_url).connect() as conn:
         unit = conn.execute(select(source_file).where(source_file.c.id == unit_id)).one()
     source = LandedSource(Path(unit.landing_path))
-    return source.batches(stages.BATCH_ROWS), source.headers, unit.department
+    return source.batches(stages.BATCH_ROWS), source.headers, unit.source_id
 
 
 # ------------------------------------------------------------------------------------- gateway's stages

@@ -30,9 +30,9 @@ def deliver_to_province() -> None:
     @task
     def build_batches() -> list[str]:
         from connectors.airflow_settings import gateway_settings
-        from gateway.delivery.service import build_pending
+        from gateway.outbound import settle_and_batch
 
-        return build_pending(gateway_settings())
+        return settle_and_batch(gateway_settings())
 
     # No Airflow retries: the delivery keeps its own retry schedule per batch (next_attempt_at), and a
     # retry of a task that failed because a batch died would find nothing new dead and turn the run green.

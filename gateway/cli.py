@@ -126,11 +126,13 @@ def mappings() -> None:
 
 @app.command("deliver")
 def deliver() -> None:
-    """Batch everything in the outbox and deliver it to the hub (what the deliver_to_province DAG runs)."""
-    from gateway.delivery.service import DeliveryFailed, build_pending, deliver_all
+    """Attach what the registry can now place, batch the outbox and deliver it to the hub (what the
+    deliver_to_province DAG runs)."""
+    from gateway.delivery.service import DeliveryFailed, deliver_all
+    from gateway.outbound import settle_and_batch
 
     settings = _settings()
-    built = build_pending(settings)
+    built = settle_and_batch(settings)
     try:
         totals = deliver_all(settings, built)
     except DeliveryFailed as exc:

@@ -75,7 +75,7 @@ def list_command(
         for r in refusals:
             shown.add_row(
                 str(r["batch_id"]),
-                f"{r['department']}/{r['file_name']}",
+                f"{r['source_id']}/{r['file_name']}",
                 str(r["source_row"]),
                 _short(r["natural_key"], 40),
                 str(r["hub_code"]),

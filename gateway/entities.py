@@ -9,7 +9,6 @@ legacy code teaches the registry that code, so later records naming only the leg
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass
 from datetime import datetime
 
 import numpy as np
@@ -19,9 +18,8 @@ from sqlalchemy import Connection, bindparam, func, update
 
 from gateway.schema.model import RecordType
 from gateway.store.bulk import bulk_insert, select_matching
+from gateway.store.records import Attachment
 from gateway.store.tables import entity
-
-UNATTACHED_REASON = "无有效统一社会信用代码，且工商注册号、组织机构代码、名称均未匹配到已登记主体"
 
 
 def normalize_names(values: pa.Array) -> pa.Array:
@@ -36,15 +34,6 @@ def normalize_names(values: pa.Array) -> pa.Array:
 
 def normalize_name(value: str) -> str:
     return normalize_names(pa.array([value], pa.string()))[0].as_py() or ""
-
-
-@dataclass(frozen=True)
-class Attachment:
-    entity_id: list[int | None]
-    entity_uscc: list[str | None]
-    method: list[str | None]
-    created: int
-    matched: int
 
 
 def _lookup(conn: Connection, column: str, keys: Iterable[str]) -> dict[str, tuple[int, str | None]]:

@@ -54,7 +54,7 @@ def show(settings: Settings, code: str) -> EntityView | None:
                 record.c.status,
                 record.c.version,
                 record.c.attach_method,
-                source_file.c.department,
+                source_file.c.source_id,
                 source_file.c.file_name,
                 record.c.source_row,
                 record.c.updated_at,
@@ -70,7 +70,7 @@ def show(settings: Settings, code: str) -> EntityView | None:
                 r.status,
                 r.version,
                 r.attach_method,
-                f"{r.department}/{r.file_name}",
+                f"{r.source_id}/{r.file_name}",
                 r.source_row,
                 r.updated_at,
             )

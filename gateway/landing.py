@@ -12,9 +12,8 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-import os
 import uuid
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -22,19 +21,20 @@ from typing import Any, Protocol
 
 import pyarrow as pa
 import pyarrow.parquet as pq
-from sqlalchemy import Connection, Row, insert, select
+from sqlalchemy import Connection, Row, select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
-from gateway.ingest import BATCH_ROWS, IngestResult, process_rows, record_rejection
 from gateway.mapping.engine import UnknownHeaders, plan_for
 from gateway.mapping.spec import MappingError, MappingSpec, load_mappings
+from gateway.parquet_landing import TMP_SUFFIX, ParquetLanding
+from gateway.processing import BATCH_ROWS, process_rows
 from gateway.receipts import IntakeReceipt
 from gateway.schema import load_record_types
 from gateway.settings import Settings
+from gateway.source_units import IngestResult, record_rejection, record_unit
 from gateway.store.db import engine_for
 from gateway.store.tables import source_cursor, source_file
-from gateway.transfer.private_files import create_private_file, private_dir
 
 log = logging.getLogger(__name__)
 HEADERS_KEY = b"gateway.headers"
@@ -96,7 +96,7 @@ def _sha256(path: Path) -> str:
 def _latest_unit(conn: Connection, source_id: str) -> Row[Any] | None:
     return conn.execute(
         select(source_file.c.id, source_file.c.sha256, source_file.c.status)
-        .where(source_file.c.department == source_id, source_file.c.kind != "file")
+        .where(source_file.c.source_id == source_id, source_file.c.kind != "file")
         .order_by(source_file.c.id.desc())
         .limit(1)
     ).first()
@@ -113,14 +113,12 @@ def sweep_landing(settings: Settings, source_id: str, now: datetime | None = Non
     with engine_for(settings.database_url).connect() as conn:
         recorded = set(
             conn.execute(
-                select(source_file.c.landing_path).where(source_file.c.department == source_id)
+                select(source_file.c.landing_path).where(source_file.c.source_id == source_id)
             ).scalars()
         )
     removed = []
     for path in sorted(folder.iterdir()):
-        leftover = path.name.endswith(".parquet.tmp") or (
-            path.suffix == ".parquet" and str(path) not in recorded
-        )
+        leftover = path.name.endswith(TMP_SUFFIX) or (path.suffix == ".parquet" and str(path) not in recorded)
         if leftover and path.is_file() and path.stat().st_mtime < cutoff:
             path.unlink()
             removed.append(path)
@@ -138,10 +136,8 @@ def land_pull(settings: Settings, pull: Pull) -> LandedUnit | None:
     rejected, as a department's rejected file is looked at afresh when it comes again.
     """
     now = datetime.now(UTC).replace(microsecond=0)
-    folder = private_dir(settings.landing_dir / pull.source_id)
     sweep_landing(settings, pull.source_id, now)
-    final = folder / f"{now:%Y%m%dT%H%M%S}-{uuid.uuid4().hex[:8]}.parquet"
-    tmp = final.with_suffix(".parquet.tmp")
+    final = settings.landing_dir / pull.source_id / f"{now:%Y%m%dT%H%M%S}-{uuid.uuid4().hex[:8]}.parquet"
     # The file holds the rows and their column names only, so equal rows make equal bytes whatever the
     # cursor; the unit's cursor range is in its source_file row.
     schema = pa.schema(
@@ -151,57 +147,37 @@ def land_pull(settings: Settings, pull: Pull) -> LandedUnit | None:
         ],
         metadata={HEADERS_KEY: json.dumps(pull.headers, ensure_ascii=False).encode()},
     )
-    rows = 0
-    try:
-        # Created owner-only before pyarrow opens it (which truncates and keeps the mode): the rows are
-        # personal data from the first byte, and the rename below keeps the mode.
-        os.close(create_private_file(tmp, exclusive=False))
-        with pq.ParquetWriter(tmp, schema) as writer:
-            for batch in pull.batches():
-                writer.write_batch(batch.cast(schema) if batch.schema != schema else batch)
-                rows += batch.num_rows
-        sha256 = ""
-        if rows:
-            with tmp.open("rb+") as handle:
-                os.fsync(handle.fileno())
-            sha256 = _sha256(tmp)
-        engine = engine_for(settings.database_url)
-        with engine.begin() as conn:
+    # A failed pull or a failed commit leaves nothing behind (ParquetLanding), and the cursor has not moved.
+    with ParquetLanding(final, schema) as landing:
+        for batch in pull.batches():
+            landing.write(batch)
+        rows = landing.rows
+        sha256 = _sha256(landing.finish(fsync=True)) if rows else ""
+        with engine_for(settings.database_url).begin() as conn:
             latest = _latest_unit(conn, pull.source_id) if rows else None
             if rows == 0 or (latest is not None and latest.sha256 == sha256 and latest.status != "rejected"):
                 if pull.cursor_to != pull.cursor_from:
                     _set_cursor(conn, pull.source_id, pull.cursor_to, now)
                 unit_id = None
             else:
-                os.replace(tmp, final)
-                unit_id = conn.execute(
-                    insert(source_file).returning(source_file.c.id),
-                    [
-                        {
-                            "department": pull.source_id,
-                            "kind": pull.kind,
-                            "file_name": final.name,
-                            "sha256": sha256,
-                            "size": final.stat().st_size,
-                            "format": "parquet",
-                            "status": "landed",
-                            "receipt": "{}",
-                            "landing_path": str(final),
-                            "cursor_from": pull.cursor_from,
-                            "cursor_to": pull.cursor_to,
-                            "rows_total": rows,
-                            "received_at": now,
-                        }
-                    ],
-                ).scalar_one()
+                landing.keep()
+                unit_id = record_unit(
+                    conn,
+                    source_id=pull.source_id,
+                    kind=pull.kind,
+                    file_name=final.name,
+                    sha256=sha256,
+                    size=final.stat().st_size,
+                    format="parquet",
+                    status="landed",
+                    received_at=now,
+                    landing_path=str(final),
+                    cursor_from=pull.cursor_from,
+                    cursor_to=pull.cursor_to,
+                    rows_total=rows,
+                )
                 _set_cursor(conn, pull.source_id, pull.cursor_to, now)
-    except BaseException:
-        # A failed pull or a failed commit leaves nothing behind, and the cursor has not moved.
-        tmp.unlink(missing_ok=True)
-        final.unlink(missing_ok=True)
-        raise
     if unit_id is None:
-        tmp.unlink(missing_ok=True)
         if rows:
             log.info(
                 "%s: nothing new: the %d rows pulled are those of unit %d (%s)",
@@ -242,7 +218,7 @@ class LandedSource:
 def pending_units(settings: Settings, source_id: str | None = None) -> list[int]:
     stmt = select(source_file.c.id).where(source_file.c.status == "landed").order_by(source_file.c.id)
     if source_id is not None:
-        stmt = stmt.where(source_file.c.department == source_id)
+        stmt = stmt.where(source_file.c.source_id == source_id)
     with engine_for(settings.database_url).connect() as conn:
         return list(conn.execute(stmt).scalars())
 
@@ -254,7 +230,7 @@ def process_landed(settings: Settings, unit_id: int) -> IngestResult:
         unit = conn.execute(select(source_file).where(source_file.c.id == unit_id)).one()._asdict()
     now = datetime.now(UTC).replace(microsecond=0)
     receipt = IntakeReceipt(
-        department=unit["department"],
+        department=unit["source_id"],
         file=unit["file_name"],
         sha256=unit["sha256"],
         size=unit["size"],
@@ -267,7 +243,7 @@ def process_landed(settings: Settings, unit_id: int) -> IngestResult:
             source.headers,
             load_mappings(settings.mappings_dir),
             load_record_types(settings.schemas_dir),
-            source=unit["department"],
+            source=unit["source_id"],
         )
     except (UnknownHeaders, MappingError) as exc:
         receipt.fail("E_MAPPING", getattr(exc, "message", str(exc)))
@@ -293,15 +269,6 @@ def source_id_of(spec: MappingSpec) -> str:
 def headers_of(spec: MappingSpec) -> list[str]:
     """The source fields to fetch: every `from` name of the mapping, in order, once."""
     return list(dict.fromkeys(name for field_map in spec.fields.values() for name in field_map.headers))
-
-
-def pull_source(
-    settings: Settings, spec: MappingSpec, build: Callable[[list[str], str | None], Pull]
-) -> LandedUnit | None:
-    """Pull one source from its stored cursor and land what came; ``build`` makes the connector's Pull from
-    the headers and the cursor (the DAG chooses the connector by the mapping's pull kind)."""
-    source_id = source_id_of(spec)
-    return land_pull(settings, build(headers_of(spec), read_cursor(settings, source_id)))
 
 
 def summarize_results(results: list[IngestResult]) -> dict[str, int]:
@@ -331,17 +298,3 @@ def summarize_results(results: list[IngestResult]) -> dict[str, int]:
         )
     log.info("totals: %s", totals)
     return totals
-
-
-def pull_block(settings: Settings, source_id: str, kind: str) -> Mapping[str, Any]:
-    """The `pull:` block of ``source_id``'s mapping for a connector of ``kind`` (exactly one may carry it)."""
-    found = [
-        spec.pull
-        for spec in load_mappings(settings.mappings_dir).values()
-        if source_id in spec.sources and spec.pull is not None and spec.pull.get("kind") == kind
-    ]
-    if len(found) != 1:
-        raise MappingError(
-            f"来源 {source_id} 应有且只有一个带 pull（kind: {kind}）的映射文件，找到 {len(found)} 个"
-        )
-    return found[0]

@@ -96,6 +96,13 @@ class IntakeReceipt:
         self.status = "rejected"
         self.file_error = {"code": code, "message": message}
 
+    def reject_whole(self) -> None:
+        """The file (or part) is rejected whole and stored nothing: every row it read counts as rejected,
+        none as accepted, new, updated, unchanged, queued or withdrawn."""
+        self.status = "rejected"
+        self.accepted = self.new = self.updated = self.unchanged = self.queued = self.withdrawn = 0
+        self.rejected = self.rows
+
     def to_json(self) -> bytes:
         # A shallow dict, not dataclasses.asdict: that deep-copies up to 50,000 error entries for nothing.
         data = {spec.name: getattr(self, spec.name) for spec in fields(self)}

@@ -19,7 +19,6 @@ from zoneinfo import ZoneInfo
 from gateway.bundled import bundled_dir
 from gateway.transfer.private_files import SHARED_DIR, private_dir
 
-REPO_ROOT = Path(__file__).resolve().parents[1]  # TEMPORARY: tests move to tests/paths.py
 log = logging.getLogger(__name__)
 
 

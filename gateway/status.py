@@ -22,7 +22,7 @@ def _grouped(conn: Connection, *columns: Any) -> list[dict[str, Any]]:
 def collect(settings: Settings) -> dict[str, Any]:
     with engine_for(settings.database_url).connect() as conn:
         return {
-            "files": _grouped(conn, source_file.c.department, source_file.c.status),
+            "files": _grouped(conn, source_file.c.source_id, source_file.c.status),
             "records": _grouped(conn, record.c.record_type, record.c.status),
             "entities": conn.execute(select(func.count()).select_from(entity)).scalar_one(),
             "waiting_for_entity": conn.execute(

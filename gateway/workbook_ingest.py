@@ -17,18 +17,18 @@ from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Engine, update
+from sqlalchemy import Engine
 
-from gateway.ingest import IngestResult, process_rows, record_rejection
 from gateway.intake.source import WorkbookFile
 from gateway.intake.workbook import header_spans
 from gateway.mapping.engine import UnknownHeaders
 from gateway.mapping.header_rows import header_note, locate_header
 from gateway.mapping.spec import MappingSpec, choose_specs
+from gateway.processing import process_rows
 from gateway.receipts import MAX_ERRORS, IntakeReceipt
 from gateway.schema.model import RecordType
 from gateway.settings import Settings
-from gateway.store.tables import rows_of_file, source_file
+from gateway.source_units import IngestResult, record_rejection, share_receipt
 
 log = logging.getLogger(__name__)
 _COUNTS = ("rows", "accepted", "rejected", "new", "updated", "unchanged", "queued", "withdrawn", "skipped")
@@ -94,11 +94,7 @@ def ingest_workbook(
     receipt = compose(base, parts, skipped)
     if receipt.parts or skipped:
         with engine.begin() as conn:  # every part's row now answers for the whole file
-            conn.execute(
-                update(source_file)
-                .where(rows_of_file(base.department, base.sha256))
-                .values(receipt=receipt.to_json().decode())
-            )
+            share_receipt(conn, base.department, base.sha256, receipt)
     if not parts:
         return record_rejection(engine, receipt, now)
     first = ids[0] if ids else None

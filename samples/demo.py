@@ -384,7 +384,7 @@ def pulled_since(settings: Settings, since: datetime) -> dict[str, dict[str, Any
     keys = ("rows", "accepted", "rejected", "new", "updated", "unchanged", "withdrawn", "queued")
     totals: dict[str, dict[str, Any]] = {}
     stmt = (
-        select(source_file.c.department, source_file.c.kind, source_file.c.receipt)
+        select(source_file.c.source_id, source_file.c.kind, source_file.c.receipt)
         .where(source_file.c.kind != "file", source_file.c.received_at >= since)
         .order_by(source_file.c.id)
     )

@@ -72,7 +72,7 @@ def hub_refusals(
             record.c.record_type,
             record.c.natural_key,
             record_version.c.version,
-            source_file.c.department,
+            source_file.c.source_id,
             source_file.c.file_name,
             record_version.c.source_row,
             record_version.c.hub_code,

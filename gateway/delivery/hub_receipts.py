@@ -125,7 +125,7 @@ def write_for_files(
     for file_id in wanted:
         info = conn.execute(
             select(
-                source_file.c.department,
+                source_file.c.source_id,
                 source_file.c.file_name,
                 source_file.c.sha256,
                 source_file.c.archived_path,
@@ -134,7 +134,7 @@ def write_for_files(
         if not info.archived_path:
             log.info(
                 "hub refusals for %s/%s are recorded but it has no archived file to write them next to",
-                info.department,
+                info.source_id,
                 info.file_name,
             )
             continue
@@ -144,7 +144,7 @@ def write_for_files(
             continue
         document: dict[str, object] = {
             "file": info.file_name,
-            "department": info.department,
+            "department": info.source_id,
             "sha256": info.sha256,
             "updated_at": settings.local_time(now),
             "rejected": _refusals(conn, file_id, settings, record_types),

@@ -31,7 +31,6 @@ from gateway.delivery import hub_receipts, ledger, rejections, sealing, states
 from gateway.delivery.batcher import build_batches
 from gateway.delivery.ledger import Batch
 from gateway.delivery.policy import DeliveryPolicy
-from gateway.resolution import settle_from_registry
 from gateway.schema import load_record_types
 from gateway.schema.model import RecordType
 from gateway.settings import Settings
@@ -93,10 +92,13 @@ class Run:
         return self.record_types[name]
 
 
-def build_pending(settings: Settings) -> list[str]:
-    """Attach what the registry can now place, then batch everything in the outbox."""
-    record_types = load_record_types(settings.schemas_dir)
-    settle_from_registry(settings, record_types)
+def build_pending(settings: Settings, record_types: Mapping[str, RecordType] | None = None) -> list[str]:
+    """Batch everything in the outbox; returns the batches built.
+
+    Records waiting for an entity are not delivery's business: gateway.outbound.settle_and_batch first
+    attaches what the registry can now place (gateway.resolution), then calls this."""
+    if record_types is None:
+        record_types = load_record_types(settings.schemas_dir)
     return [b.batch_id for b in build_batches(settings, record_types)]
 
 

@@ -18,18 +18,32 @@ import pyarrow as pa
 import pyarrow.compute as pc
 from sqlalchemy import Connection, DateTime, bindparam, func, literal, select, update
 
-from gateway.entities import UNATTACHED_REASON, Attachment
 from gateway.row_errors import RowError
+from gateway.schema.conditions import condition_mask
 from gateway.schema.model import RecordType
 from gateway.store.bulk import fetch_all, in_condition, insert_columns, select_matching
 from gateway.store.tables import outbox, record, record_version, resolution_queue
-from gateway.validation.rules import condition_mask
 
 CHUNK = 500
 ROW = "__row__"
 PAYLOAD_SLICE = 8192
 T = TypeVar("T")
 PRIOR_COLUMNS = ("natural_key", "id", "content_hash", "version", "status", "source_file_id", "source_row")
+UNATTACHED_REASON = "无有效统一社会信用代码，且工商注册号、组织机构代码、名称均未匹配到已登记主体"
+"""Why a record waits in the resolution queue, as the queue stores it."""
+
+
+@dataclass(frozen=True)
+class Attachment:
+    """Each row's market entity and how it was found (None: no entity, the record waits), as
+    gateway.entities.attach finds them and the store records them; and how many entities the batch created
+    and matched."""
+
+    entity_id: list[int | None]
+    entity_uscc: list[str | None]
+    method: list[str | None]
+    created: int
+    matched: int
 
 
 @dataclass

@@ -35,15 +35,17 @@ metadata = MetaData(
     }
 )
 
-# One row per file a department dropped (per sheet, for a workbook) or unit a pulled source landed. A file's
-# (department, sha256, part) is unique: the same content dropped again is processed once. A pulled unit is
-# an event, which may repeat content (migration 0005); landing answers a repeat of the source's latest unit
-# as nothing new.
+# One row per file a department dropped (per sheet, for a workbook) or unit a pulled source landed, named by
+# where it came from: ``source_id`` is the department (its inbox) for a dropped file and the source's id for a
+# pulled unit (migration 0007; the column was called department). A file's (source_id, sha256, part) is
+# unique: the same content dropped again is processed once. A pulled unit is an event, which may repeat
+# content (migration 0005); landing answers a repeat of the source's latest unit as nothing new. Written only
+# through gateway.source_units.
 source_file = Table(
     "source_file",
     metadata,
     Column("id", Integer, primary_key=True),
-    Column("department", String(64), nullable=False),  # the inbox, or the source id for pulled sources
+    Column("source_id", String(64), nullable=False),  # the department, or the pulled source
     Column("kind", String(16), nullable=False, server_default="file"),  # file | api | sql | xml
     Column("file_name", String(255), nullable=False),
     Column("sha256", String(64), nullable=False),
@@ -52,7 +54,7 @@ source_file = Table(
     Column("encoding", String(32)),
     Column("mapping_id", String(128)),
     Column("record_type", String(64)),
-    Column("status", String(16), nullable=False),  # accepted | partial | rejected
+    Column("status", String(16), nullable=False),  # processing | landed | accepted | partial | rejected
     Column("rows_total", Integer, nullable=False, default=0),
     Column("rows_accepted", Integer, nullable=False, default=0),
     Column("rows_rejected", Integer, nullable=False, default=0),
@@ -69,8 +71,8 @@ source_file = Table(
 )
 _FILES = text("kind = 'file'")
 Index(
-    "uq_source_file_department_sha256_part",
-    source_file.c.department,
+    "uq_source_file_source_id_sha256_part",
+    source_file.c.source_id,
     source_file.c.sha256,
     source_file.c.part,
     unique=True,
@@ -79,10 +81,10 @@ Index(
 )
 
 
-def rows_of_file(department: str, sha256: str) -> ColumnElement[bool]:
-    """The rows of a dropped file with these bytes: one, or one per sheet of a workbook."""
+def rows_of_file(source_id: str, sha256: str) -> ColumnElement[bool]:
+    """The rows of a file with these bytes dropped by this department: one, or one per sheet of a workbook."""
     return and_(
-        source_file.c.kind == "file", source_file.c.department == department, source_file.c.sha256 == sha256
+        source_file.c.kind == "file", source_file.c.source_id == source_id, source_file.c.sha256 == sha256
     )
 
 

@@ -22,10 +22,11 @@ from connectors.department_files import log_summary, process_file, scan_inboxes
 from connectors.drop_folder import DropFolder
 from gateway.ids.resident_id import calc_check, mask
 from gateway.ingest import ingest_file
-from gateway.settings import REPO_ROOT, Settings
+from gateway.settings import Settings
 from gateway.store.db import engine_for
 from gateway.store.tables import record, source_file
 from tests.hostile import builders as b
+from tests.paths import REPO_ROOT
 
 SAMPLES = REPO_ROOT / "samples" / "inbox"
 

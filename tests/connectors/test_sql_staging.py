@@ -32,9 +32,10 @@ from connectors.sql_staging import (
 )
 from gateway.landing import read_cursor
 from gateway.mapping.spec import MappingSpec, load_mappings
-from gateway.settings import REPO_ROOT, Settings
+from gateway.settings import Settings
 from samples.staging import make_staging
 from tests.connectors.connections import Connection
+from tests.paths import REPO_ROOT
 
 PG_ADMIN_URL = os.environ.get("GATEWAY_TEST_PG_URL", "postgresql://postgres@127.0.0.1:5432/test")
 T1, T2, T3 = datetime(2026, 11, 2, 8), datetime(2026, 11, 2, 12, 30), datetime(2026, 11, 3, 8)

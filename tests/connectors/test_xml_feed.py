@@ -30,9 +30,10 @@ from connectors.xml_feed import (
 )
 from gateway.landing import read_cursor
 from gateway.mapping.spec import load_mappings
-from gateway.settings import REPO_ROOT, Settings
+from gateway.settings import Settings
 from samples.feeds import make_judicial
 from tests.connectors.connections import Connection
+from tests.paths import REPO_ROOT
 
 XSD = REPO_ROOT / "schemas" / "sources" / "judicial_export.xsd"
 SAMPLES = REPO_ROOT / "samples" / "feeds" / "judicial"

@@ -10,9 +10,10 @@ import pytest
 from lxml import etree
 from rich.console import Console
 
-from gateway.settings import REPO_ROOT, Settings
+from gateway.settings import Settings
 from samples.demo import hub_report
 from tests.dags.dagrun import run
+from tests.paths import REPO_ROOT
 
 pytestmark = pytest.mark.e2e
 SAMPLES = REPO_ROOT / "samples" / "inbox"

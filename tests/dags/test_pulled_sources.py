@@ -10,12 +10,13 @@ from datetime import datetime
 
 import pytest
 
-from gateway.settings import REPO_ROOT, Settings
+from gateway.settings import Settings
 from hub.server import ServerThread
 from samples.demo import hub_report, source_connections
 from samples.staging.make_staging import change_row, create, delete_row
 from samples.standins.credit_api import BEIJING, create_app
 from tests.dags.dagrun import outbox_events, run
+from tests.paths import REPO_ROOT
 
 pytestmark = pytest.mark.e2e
 FEEDS = REPO_ROOT / "samples" / "feeds" / "judicial"

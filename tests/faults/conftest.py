@@ -20,10 +20,11 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select
 
-from gateway.settings import REPO_ROOT, Settings
+from gateway.settings import Settings
 from gateway.store.db import engine_for
 from gateway.store.tables import delivery_batch, outbox, record_version
 from hub import launch
+from tests.paths import REPO_ROOT
 
 HUB_ID = "SX-HUB"
 SAMPLES = REPO_ROOT / "samples" / "inbox"

@@ -12,7 +12,7 @@ import pytest
 from sqlalchemy import func, select
 
 from gateway.ingest import ingest_file, mark_archived
-from gateway.settings import REPO_ROOT, Settings
+from gateway.settings import Settings
 from gateway.store.db import engine_for
 from gateway.store.tables import (
     CURRENT_VERSION,
@@ -24,6 +24,7 @@ from gateway.store.tables import (
     source_file,
 )
 from tests.hostile.builders import HEADERS  # the 19 national-template columns both corpora write
+from tests.paths import REPO_ROOT
 
 SAMPLES = REPO_ROOT / "samples" / "inbox"
 AMR_FILE = SAMPLES / "xz_amr" / "2026年10月行政处罚信息.csv"

@@ -8,8 +8,10 @@ from pathlib import Path
 
 import pytest
 
-from gateway import ingest
-from gateway.ingest import _ahead, _Errors, ingest_file
+from gateway import processing
+from gateway.ingest import ingest_file
+from gateway.processing import _Errors
+from gateway.read_ahead import ahead
 from gateway.row_errors import RowError
 from gateway.settings import Settings
 
@@ -24,7 +26,7 @@ def test_ahead_yields_in_order_from_another_thread() -> None:
             threads.add(threading.current_thread().name)
             yield n
 
-    assert list(_ahead(numbers())) == list(range(20))
+    assert list(ahead(numbers())) == list(range(20))
     assert threads == {"ingest-ahead"}
 
 
@@ -35,7 +37,7 @@ def test_ahead_raises_the_producers_error_where_the_consumer_meets_it() -> None:
 
     seen = []
     with pytest.raises(ValueError, match="bad batch"):
-        for item in _ahead(failing()):
+        for item in ahead(failing()):
             seen.append(item)
     assert seen == [1]
 
@@ -52,14 +54,14 @@ def test_ahead_stops_and_closes_the_producer_when_the_consumer_gives_up() -> Non
         finally:
             closed.set()
 
-    for item in _ahead(endless()):
+    for item in ahead(endless()):
         if item == 3:
             break
     assert closed.wait(5)
 
 
 def test_errors_keep_the_first_rows_and_count_them_all(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(ingest, "MAX_ERRORS", 3)
+    monkeypatch.setattr(processing, "MAX_ERRORS", 3)
     errors = _Errors()
     errors.add([RowError(5, "b", "E", "m"), RowError(2, "a", "E", "m"), RowError(2, "b", "E", "m")])
     errors.add([RowError(9, "a", "E", "m"), RowError(8, "a", "E", "m")])
@@ -75,7 +77,7 @@ def test_a_file_of_many_batches_matches_one_batch(
     rows[10] = penalty_row(11, uscc="91140902MA0K2B3C31")  # wrong check character: row 12
     rows[25] = penalty_row(3)  # repeats row 4, three batches earlier: row 27
     path = write_csv(tmp_path / "many.csv", rows)
-    monkeypatch.setattr(ingest, "BATCH_ROWS", 7)
+    monkeypatch.setattr(processing, "BATCH_ROWS", 7)
     result = ingest_file(settings, path, "dept")
     receipt = result.receipt
     assert (receipt.rows, receipt.accepted, receipt.rejected, receipt.new) == (39, 37, 2, 37)

@@ -134,7 +134,7 @@ def test_a_header_whose_unit_contradicts_the_mapping_refuses_the_file(
     """A department's mapping reads its fine column as 元; a file whose header says 万元 is not guessed at."""
     import shutil
 
-    from gateway.settings import REPO_ROOT
+    from tests.paths import REPO_ROOT
 
     mappings = tmp_path / "mappings"
     shutil.copytree(REPO_ROOT / "mappings", mappings)

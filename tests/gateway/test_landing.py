@@ -14,9 +14,10 @@ import pytest
 from sqlalchemy import func, select
 
 from gateway.landing import land_pull, pending_units, process_landed, process_pending, read_cursor
-from gateway.settings import REPO_ROOT, Settings
+from gateway.settings import Settings
 from gateway.store.db import engine_for
 from gateway.store.tables import record
+from tests.paths import REPO_ROOT
 
 MAPPING = """
 id: test_api_penalty

@@ -144,3 +144,12 @@ def test_a_workbook_receipt_names_sheets_skipped_rows_and_rows_waiting_for_an_en
     assert any(row[3] == "W_WAITING_ENTITY" and row[1] == "5" for row in rows)
     assert any(row[3] == "E_HEADERS" for row in rows)
     assert IntakeReceipt.from_json(receipt.to_json()) == receipt
+
+
+def test_a_receipt_rejected_whole_counts_every_row_rejected_and_nothing_stored() -> None:
+    receipt = receipt_with([RowError(2, "a", "E", "m")])
+    receipt.new, receipt.updated, receipt.unchanged, receipt.queued, receipt.withdrawn = 1, 1, 0, 1, 1
+    receipt.reject_whole()
+    counts = ("status", "rows", "accepted", "rejected", "new", "updated", "unchanged", "queued", "withdrawn")
+    assert [getattr(receipt, key) for key in counts] == ["rejected", 3, 0, 3, 0, 0, 0, 0, 0]
+    assert receipt.error_count == 1  # the errors found stay listed

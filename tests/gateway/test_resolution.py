@@ -5,11 +5,13 @@ from __future__ import annotations
 from sqlalchemy import func, select
 
 from gateway.ingest import ingest_file
+from gateway.outbound import settle_and_batch
 from gateway.resolution import settle_from_registry
 from gateway.schema import load_record_types
-from gateway.settings import REPO_ROOT, Settings
+from gateway.settings import Settings
 from gateway.store.db import engine_for
 from gateway.store.tables import outbox, record, record_version, resolution_queue
+from tests.paths import REPO_ROOT
 
 SAMPLES = REPO_ROOT / "samples" / "inbox"
 
@@ -38,3 +40,17 @@ def test_licence_naming_only_an_org_code_waits_then_attaches(settings: Settings)
     assert waiting == 0
     assert queued_for_delivery == 5 + 10
     assert settle_from_registry(settings, record_types) == 0  # settled once, never twice
+
+
+def test_the_outbox_is_settled_before_it_is_batched(settings: Settings) -> None:
+    """gateway.outbound.settle_and_batch, what the delivery DAG and `gateway deliver` run: a record that
+    waited until the registry could place it goes out in the same run's batches."""
+    ingest_file(settings, SAMPLES / "xz_transport" / "行政许可信息-2026年10月.xlsx", "xz_transport")
+    ingest_file(settings, SAMPLES / "xz_amr" / "2026年10月行政处罚信息.csv", "xz_amr")
+    assert settle_and_batch(settings)
+    with engine_for(settings.database_url).connect() as conn:
+        batched = conn.execute(
+            select(func.count()).select_from(outbox).where(outbox.c.batch_id.is_not(None))
+        ).scalar_one()
+        waiting = conn.execute(select(func.count()).select_from(outbox).where(outbox.c.batch_id.is_(None)))
+        assert (batched, waiting.scalar_one()) == (5 + 10, 0)

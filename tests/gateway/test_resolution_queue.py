@@ -8,9 +8,10 @@ from sqlalchemy import func, select
 from gateway.entity_view import show
 from gateway.ingest import ingest_file
 from gateway.resolution_queue import ResolveError, resolve, waiting
-from gateway.settings import REPO_ROOT, Settings
+from gateway.settings import Settings
 from gateway.store.db import engine_for
 from gateway.store.tables import outbox
+from tests.paths import REPO_ROOT
 
 ECOLOGY = REPO_ROOT / "samples" / "inbox" / "xz_ecology" / "环境行政处罚台账.csv"
 

@@ -17,33 +17,27 @@ from xml.sax.saxutils import escape
 
 import openpyxl
 
+from samples.national_templates import PENALTY_HEADERS, SUBJECT_HEADERS, only
+
 AUTHORITY_NAME = "忻州市市场监督管理局"
 AUTHORITY_USCC = "11140900MB1950016E"
 SUBJECT_USCC = "91140902MA0K2B3C30"
 PERSON_ID = "11010519491231002X"
 """A valid resident ID number (GB 11643 check character X)."""
 
-HEADERS = [
-    "行政相对人名称",
-    "行政相对人类别",
-    "行政相对人代码_1(统一社会信用代码)",
-    "法定代表人",
-    "证件类型",
-    "证件号码",
-    "行政处罚决定书文号",
-    "违法行为类型",
-    "违法事实",
-    "处罚依据",
-    "处罚类别",
-    "处罚内容",
-    "罚款金额(万元)",
-    "处罚决定日期",
-    "处罚有效期",
-    "处罚机关",
-    "处罚机关统一社会信用代码",
-    "数据来源单位",
-    "数据来源单位统一社会信用代码",
-]
+# The 行政处罚 template without the columns these cases never fill.
+HEADERS = only(
+    PENALTY_HEADERS,
+    without=[
+        *SUBJECT_HEADERS[3:8],
+        "法定代表人证件类型",
+        "法定代表人证件号码",
+        "没收违法所得、没收非法财物的金额(万元)",
+        "暂扣或吊销证照名称及编号",
+        "公示截止期",
+        "备注",
+    ],
+)
 CODES = [
     "CF_XDR_MC",
     "CF_XDR_LB",

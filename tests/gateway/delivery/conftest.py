@@ -14,12 +14,13 @@ from pathlib import Path
 import pytest
 
 from gateway.delivery.policy import DeliveryPolicy
-from gateway.settings import REPO_ROOT, Settings
+from gateway.settings import Settings
 from gateway.transfer import HubClient, Sender, generate_keys
 from hub.app import create_app
 from hub.server import ServerThread
 from hub.settings import Settings as HubSettings
 from hub.validate import BatchValidator
+from tests.paths import REPO_ROOT
 
 HUB_ID = "SX-HUB"
 SAMPLES = REPO_ROOT / "samples" / "inbox"

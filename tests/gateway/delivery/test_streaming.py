@@ -26,8 +26,9 @@ from gateway.delivery.batcher import build_batches
 from gateway.delivery.service import DeliveryFailed, deliver_all
 from gateway.schema import load_record_types
 from gateway.settings import Settings
+from gateway.source_units import record_unit
 from gateway.store.db import engine_for
-from gateway.store.tables import outbox, record, record_version, source_file
+from gateway.store.tables import outbox, record, record_version
 from gateway.transfer import HubClient, Sender
 
 pytestmark = pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
@@ -60,17 +61,15 @@ def _fill(settings: Settings, count: int) -> None:
         "CF_SJLYDM": authority,
     }
     with engine_for(settings.database_url).begin() as conn:
-        file_id = conn.execute(
-            insert(source_file).values(
-                department="bench",
-                file_name="large.csv",
-                sha256="0" * 64,
-                size=0,
-                status="accepted",
-                receipt="{}",
-                received_at=now,
-            )
-        ).inserted_primary_key[0]
+        file_id = record_unit(
+            conn,
+            source_id="bench",
+            file_name="large.csv",
+            sha256="0" * 64,
+            size=0,
+            status="accepted",
+            received_at=now,
+        )
         for start in range(0, count, 1000):
             numbers = range(start, min(count, start + 1000))
             payloads = {

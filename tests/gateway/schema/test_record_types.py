@@ -28,12 +28,12 @@ from gateway.mapping.headers import normalize_header
 from gateway.row_errors import RowError
 from gateway.schema import Condition, RecordType, Rule, SubjectSpec, batch_schema, load_record_type
 from gateway.schema import load_record_types as load_types
+from gateway.schema.conditions import condition_mask
 from gateway.settings import Settings
 from gateway.store.db import engine_for
 from gateway.store.records import canonical_payloads, natural_keys
 from gateway.store.tables import entity
 from gateway.validation import validate
-from gateway.validation.rules import condition_mask
 
 NOW = datetime(2026, 11, 28, 2, 0, tzinfo=UTC)
 ROW = "__row__"

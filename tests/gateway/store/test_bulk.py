@@ -6,9 +6,10 @@ from datetime import UTC, datetime
 
 from sqlalchemy import func, insert, select
 
+from gateway.source_units import record_unit
 from gateway.store.bulk import bulk_insert, insert_columns, select_matching
 from gateway.store.db import engine_for
-from gateway.store.tables import entity, record, record_version, source_file
+from gateway.store.tables import entity, record, record_version
 
 NOW = datetime(2026, 11, 28, 8, 30, tzinfo=UTC)
 
@@ -36,20 +37,9 @@ def test_lookup_of_more_keys_than_sqlite_takes_parameters(database_url: str) -> 
 
 def test_columns_and_constants_are_stored_with_their_types(database_url: str) -> None:
     with engine_for(database_url).begin() as conn:
-        file_id = conn.execute(
-            insert(source_file).returning(source_file.c.id),
-            [
-                {
-                    "department": "d",
-                    "file_name": "f",
-                    "sha256": "0" * 64,
-                    "size": 1,
-                    "status": "accepted",
-                    "receipt": "{}",
-                    "received_at": NOW,
-                }
-            ],
-        ).scalar_one()
+        file_id = record_unit(
+            conn, source_id="d", file_name="f", sha256="0" * 64, size=1, status="accepted", received_at=NOW
+        )
         created = insert_columns(
             conn,
             entity,

@@ -4,7 +4,7 @@ table rebuild SQLite needs keeps every row and every reference to it."""
 from __future__ import annotations
 
 import pytest
-from sqlalchemy import func, insert, select, text
+from sqlalchemy import Connection, MetaData, Table, func, insert, select, text
 from sqlalchemy.exc import IntegrityError
 
 from gateway.store.db import engine_for, head_revision
@@ -18,7 +18,7 @@ def _unit(kind: str, sha: str) -> dict[str, object]:
     from datetime import UTC, datetime
 
     return {
-        "department": "src",
+        "source_id": "src",
         "kind": kind,
         "file_name": f"{kind}.parquet",
         "sha256": sha,
@@ -31,6 +31,14 @@ def _unit(kind: str, sha: str) -> dict[str, object]:
         "rows_unchanged": 0,
         "received_at": datetime(2026, 11, 27, tzinfo=UTC),
     }
+
+
+def insert_before_0007(conn: Connection, rows: list[dict[str, object]]) -> None:
+    """``rows`` (as ``_unit`` makes them) into source_file as a revision before 0007 has it, where the
+    column source_id was called department."""
+    table = Table("source_file", MetaData(), autoload_with=conn)
+    renamed = [{("department" if k == "source_id" else k): v for k, v in row.items()} for row in rows]
+    conn.execute(insert(table), renamed)
 
 
 def _seed_0004(url: str) -> None:
@@ -78,4 +86,4 @@ def test_downgrade_refuses_while_pulled_units_repeat_content(database_url: str) 
         conn.execute(text("DELETE FROM source_file"))
     step(database_url, "downgrade", "0004")
     with pytest.raises(IntegrityError), engine_for(database_url).begin() as conn:
-        conn.execute(insert(source_file), [_unit("api", "c" * 64), _unit("api", "c" * 64)])
+        insert_before_0007(conn, [_unit("api", "c" * 64), _unit("api", "c" * 64)])

@@ -1,4 +1,4 @@
-"""Revision 0006: a file may have parts (a workbook's sheets), each unique per (department, sha256, part)."""
+"""Revision 0006: a file may have parts (a workbook's sheets), each unique per (source, sha256, part)."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from sqlalchemy.exc import IntegrityError
 from gateway.store.db import engine_for, head_revision
 from gateway.store.db import run_migrations as step
 from gateway.store.tables import source_file
-from tests.gateway.store.test_migration_0005 import _unit
+from tests.gateway.store.test_migration_0005 import _unit, insert_before_0007
 
 
 def _part(name: str) -> dict[str, object]:
@@ -19,7 +19,7 @@ def _part(name: str) -> dict[str, object]:
 def test_rows_before_0006_are_files_of_one_part(database_url: str) -> None:
     step(database_url, "downgrade", "0005")
     with engine_for(database_url).begin() as conn:
-        conn.execute(insert(source_file), [_unit("file", "a" * 64)])
+        insert_before_0007(conn, [_unit("file", "a" * 64)])
     step(database_url, "upgrade", "head")
     with engine_for(database_url).connect() as conn:
         assert conn.execute(select(source_file.c.part)).scalars().all() == [""]

@@ -5,13 +5,13 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 import pyarrow as pa
-from sqlalchemy import Connection, insert, select
+from sqlalchemy import Connection, select
 
-from gateway.entities import Attachment
 from gateway.schema.model import Condition, FieldSpec, RecordType, SubjectSpec
+from gateway.source_units import record_unit
 from gateway.store.db import engine_for
-from gateway.store.records import store_batch
-from gateway.store.tables import outbox, record, record_version, source_file
+from gateway.store.records import Attachment, store_batch
+from gateway.store.tables import outbox, record, record_version
 
 NOW = datetime(2026, 11, 28, tzinfo=UTC)
 RTYPE = RecordType(
@@ -27,20 +27,15 @@ RTYPE = RecordType(
 
 
 def put(conn: Connection, rows: list[tuple[str, str | None]], *, attached: bool = True):  # type: ignore[no-untyped-def]
-    file_id = conn.execute(
-        insert(source_file).returning(source_file.c.id),
-        [
-            {
-                "department": "t",
-                "file_name": "f",
-                "sha256": f"{datetime.now().timestamp()}",
-                "size": 1,
-                "status": "accepted",
-                "receipt": "{}",
-                "received_at": NOW,
-            }
-        ],
-    ).scalar_one()
+    file_id = record_unit(
+        conn,
+        source_id="t",
+        file_name="f",
+        sha256=f"{datetime.now().timestamp()}",
+        size=1,
+        status="accepted",
+        received_at=NOW,
+    )
     text = pa.string()
     table = pa.table(
         {
