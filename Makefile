@@ -47,8 +47,8 @@ test: $(STAMP) $(XMLLINT)  ## run every test (unit, PostgreSQL, end-to-end)
 	$(VENV)/bin/ruff check .
 	$(PY) -m pytest -q
 
-test-fast: $(STAMP) $(XMLLINT)  ## make test without DAG runs (e2e) and crash/hub-fault runs (faults): a few minutes
-	$(PY) -m pytest -q -m "not e2e and not faults"
+test-fast: $(STAMP) $(XMLLINT)  ## make test without DAG runs (e2e, scheduler) and crash/hub-fault runs (faults): a few minutes
+	$(PY) -m pytest -q -m "not e2e and not faults and not scheduler"
 
 test-faults: $(STAMP)  ## delivery under crashes and hub faults only (also part of make test)
 	$(PY) -m pytest -q -m faults
