@@ -61,8 +61,8 @@ lint: $(STAMP)  ## ruff
 	$(VENV)/bin/ruff format --check .
 
 lock: $(UV)  ## re-resolve the lock files (main: with dev tools; runtime: what the package needs) after editing pyproject.toml
-	$(UV) pip compile pyproject.toml --extra dev --generate-hashes --python-version 3.11 --no-header -o requirements/main.lock
-	$(UV) pip compile pyproject.toml --generate-hashes --python-version 3.11 --no-header -c requirements/main.lock -o requirements/runtime.lock
+	$(UV) pip compile pyproject.toml --extra dev --extra celery --generate-hashes --python-version 3.11 --no-header -o requirements/main.lock
+	$(UV) pip compile pyproject.toml --extra celery --generate-hashes --python-version 3.11 --no-header -c requirements/main.lock -o requirements/runtime.lock
 	$(UV) pip compile requirements/bootstrap.in --generate-hashes --python-version 3.11 --no-header -o requirements/bootstrap.lock
 
 clean:  ## remove runtime state (var/) but keep the environment
