@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import errno
 import logging
-import re
 import sqlite3
 import traceback
 from collections.abc import Iterator
@@ -44,6 +43,7 @@ from connectors.drop_folder import (
 from gateway.ids.resident_id import mask_in_text
 from gateway.ingest import file_sha256, ingest_file, mark_archived
 from gateway.receipts import IntakeReceipt
+from gateway.redaction import redacted
 from gateway.settings import Settings
 from gateway.store.db import engine_for
 
@@ -74,10 +74,6 @@ _TRANSIENT_SQLSTATE_CLASSES = ("08", "40", "53", "57", "58")
 _TRANSIENT_SQLSTATES = ("55P03",)  # lock_not_available
 _TRANSIENT_SQLITE = ("SQLITE_BUSY", "SQLITE_LOCKED", "SQLITE_IOERR", "SQLITE_FULL", "SQLITE_CANTOPEN")
 _TRANSIENT_SQLITE += ("SQLITE_READONLY", "SQLITE_NOMEM", "SQLITE_PROTOCOL")
-# What a logged traceback must not carry: SQLAlchemy echoes a statement's parameters (row values), and a
-# URL may hold a password.
-_SQL_PARAMETERS = re.compile(r"\[parameters: [^\n]*")
-_URL_PASSWORD = re.compile(r"(://[^:/@\s]+):[^@\s]+@")
 
 NOT_FILE_RECEIPTS: dict[str, tuple[str, str]] = {
     "symlink": (
@@ -122,6 +118,12 @@ def scan_inboxes(settings: Settings) -> list[dict[str, str]]:
     ]
     log.info("%d files waiting in %s", len(found), settings.dropzone)
     return found
+
+
+def inbox_lag(settings: Settings) -> float:
+    """Seconds the oldest settled file has waited in any inbox (0 when none waits); looks, changes nothing."""
+    folder = _folder(settings)
+    return max((folder.waiting(d).oldest_seconds for d in folder.departments()), default=0.0)
 
 
 def process_file(settings: Settings, department: str, path: str) -> dict[str, object]:
@@ -269,7 +271,7 @@ def _internal_failure(settings: Settings, department: str, claimed: Pending, exc
         department,
         claimed.name,
         reference,
-        _redacted("".join(traceback.format_exception(exc))),
+        redacted("".join(traceback.format_exception(exc))),
     )
     return _refusal(
         settings,
@@ -339,10 +341,6 @@ def _transient_database_error(orig: BaseException | None) -> bool:
     if isinstance(orig, sqlite3.Error):
         return str(getattr(orig, "sqlite_errorname", "")).startswith(_TRANSIENT_SQLITE)
     return False
-
-
-def _redacted(text: str) -> str:
-    return mask_in_text(_URL_PASSWORD.sub(r"\1:***@", _SQL_PARAMETERS.sub("[parameters: hidden]", text)))
 
 
 def log_summary(results: list[dict[str, object]]) -> dict[str, int]:

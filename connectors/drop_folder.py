@@ -120,6 +120,19 @@ class Pending:
         return self.path.parent / self.name
 
 
+@dataclass(frozen=True)
+class Waiting:
+    """What one inbox holds for the gateway at a glance (``DropFolder.waiting``)."""
+
+    entries: frozenset[tuple[int, ...]]
+    """One signature (device, inode, size, mtime, ctime) per entry whose turn has come: a new or changed
+    entry gives a new signature, so a watcher can tell news from what it has already announced."""
+    oldest_seconds: float
+    """How long the oldest of them has been waiting since it last changed; 0 when none waits."""
+    claimed: bool
+    """Whether a run left files claimed but not archived (the next run takes them again)."""
+
+
 class DropFolder:
     """The drop zone under ``root``.
 
@@ -217,8 +230,40 @@ class DropFolder:
             ready.append(_pending(path, shown_name(raw_name), after, kind))
         return claimed + sorted(ready, key=lambda item: (item.mtime, item.name))
 
-    def _candidate(self, entry: os.DirEntry[str], now: float) -> tuple[os.stat_result, Kind] | None:
-        """The entry's lstat and kind if its turn has come, else None (with a log line saying why)."""
+    def waiting(self, department: str) -> Waiting:
+        """A look at the inbox that changes nothing and logs nothing: what ``pending`` would take now
+        (without its second look for growing files) and whether a run left claimed files behind.
+
+        For the inbox trigger, which looks every few seconds: ``pending`` cleans up after crashed runs and
+        says why each entry waits, both right for the run that processes files, both wrong ten times a
+        minute from the triggerer."""
+        inbox = self._department_dir(department) / INBOX
+        try:
+            if not stat.S_ISDIR(inbox.lstat().st_mode):
+                return Waiting(frozenset(), 0.0, claimed=False)
+        except FileNotFoundError:
+            return Waiting(frozenset(), 0.0, claimed=False)
+        now = self._clock()
+        ready: set[tuple[int, ...]] = set()
+        oldest = now
+        with os.scandir(inbox) as entries:
+            for entry in entries:
+                found = self._candidate(entry, now, quiet=True)
+                if found is not None:
+                    ready.add(_signature(found[0]))
+                    oldest = min(oldest, _last_change(found[0], now))
+        work = self._department_dir(department) / WORK
+        try:
+            claimed = any(SLOT.fullmatch(slot.name) for slot in os.scandir(work))
+        except (FileNotFoundError, NotADirectoryError):
+            claimed = False
+        return Waiting(frozenset(ready), (now - oldest) if ready else 0.0, claimed=claimed)
+
+    def _candidate(
+        self, entry: os.DirEntry[str], now: float, *, quiet: bool = False
+    ) -> tuple[os.stat_result, Kind] | None:
+        """The entry's lstat and kind if its turn has come, else None (with a log line saying why, unless
+        ``quiet``)."""
         shown = shown_name(entry.name)
         try:
             info = entry.stat(follow_symlinks=False)
@@ -226,13 +271,18 @@ class DropFolder:
             return None
         kind = _kind(info)
         if kind == "directory":
-            logger.warning(
-                "drop zone: %s: folder %r left alone (only files are taken)", Path(entry.path).parent, shown
-            )
+            if not quiet:
+                logger.warning(
+                    "drop zone: %s: folder %r left alone (only files are taken)",
+                    Path(entry.path).parent,
+                    shown,
+                )
             return None
         age = now - _last_change(info, now)
         if is_temporary(entry.name):
             if age < self.temp_grace_seconds:
+                if quiet:
+                    return None
                 logger.info(
                     "drop zone: %r has a temporary name (an editor or a sync tool at work?); unless it "
                     "changes, it is refused with a receipt in %.0f s",
@@ -243,7 +293,7 @@ class DropFolder:
             return info, "temporary" if kind == "file" else kind
         if age < self.settle_seconds:
             return None
-        if kind != "file":
+        if kind != "file" and not quiet:
             logger.warning(
                 "drop zone: %r is a %s, not a plain file: it will be refused with a receipt", shown, kind
             )

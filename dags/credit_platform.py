@@ -17,5 +17,6 @@ dag: DAG = pulled_source_dag(
     connections=("xz_creditchina",),
     kind="rest_api",
     schedule=timedelta(hours=1),
+    doc_md=__doc__,
     tags=["credit"],
 )

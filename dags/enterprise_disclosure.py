@@ -16,5 +16,6 @@ dag: DAG = pulled_source_dag(
     connections=("xz_gsxt",),
     kind="rest_api",
     schedule=timedelta(hours=1),
+    doc_md=__doc__,
     tags=["disclosure"],
 )

@@ -15,5 +15,6 @@ dag: DAG = pulled_source_dag(
     connections=("court_share",),
     kind="xml_feed",
     schedule=timedelta(hours=1),
+    doc_md=__doc__,
     tags=["judicial"],
 )

@@ -15,5 +15,6 @@ dag: DAG = pulled_source_dag(
     connections=("xz_amr_qzk",),
     kind="sql_staging",
     schedule=timedelta(minutes=30),
+    doc_md=__doc__,
     tags=["staging"],
 )

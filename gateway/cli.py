@@ -10,15 +10,18 @@ import json
 import logging
 import sys
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Literal
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
+from gateway.cli_progress import progress_bars
 from gateway.deliveries_cli import app as deliveries_app
 from gateway.ids.cli import app as ids_app
 from gateway.keys_cli import app as keys_app
+from gateway.maintenance_cli import app as maintenance_app
 from gateway.settings import Settings
 
 app = typer.Typer(
@@ -39,8 +42,11 @@ app.add_typer(keys_app, name="keys")
 app.add_typer(queue_app, name="queue")
 app.add_typer(entity_app, name="entity")
 app.add_typer(deliveries_app, name="deliveries")
+app.add_typer(maintenance_app, name="maintenance")
 # Pipes and CI logs get a wide console: Chinese cells truncated at 80 columns help nobody.
 console = Console(soft_wrap=True, width=None if sys.stdout.isatty() else 200)
+CHECK_LIMIT = 30
+"""Rejected rows `gateway check --text` lists unless --limit says otherwise."""
 
 
 def _settings() -> Settings:
@@ -61,7 +67,8 @@ def db_upgrade() -> None:
     from gateway.store.db import describe, migrate
 
     settings = _settings()
-    revision = migrate(settings.database_url)
+    with progress_bars() as bars, bars.phase("迁移数据库"):
+        revision = migrate(settings.database_url)
     console.print(f"database {describe(settings.database_url)} is at revision {revision}")
 
 
@@ -74,13 +81,34 @@ def db_status() -> None:
     settings = _settings()
     console.print(f"database: {describe(settings.database_url)}")
     console.print(f"revision: {current_revision(settings.database_url)} (newest {head_revision()})")
-    console.print_json(json.dumps(collect(settings), ensure_ascii=False))
+    with progress_bars() as bars, bars.phase("统计数据库内容"):
+        data = collect(settings)
+    console.print_json(json.dumps(data, ensure_ascii=False))
+
+
+CheckOutput = Literal["text", "json", "receipt"]
+
+
+def _check_output(text: bool, as_json: bool, receipt: bool) -> CheckOutput:
+    """Which form `gateway check` prints: the one flag given, else the readable view on a terminal and the
+    JSON receipt anywhere else — so scripts and pipes get exactly what they always got."""
+    given: list[CheckOutput] = [
+        form for form, flag in (("text", text), ("json", as_json), ("receipt", receipt)) if flag
+    ]
+    if len(given) > 1:
+        raise typer.BadParameter("give at most one of --text, --json and --receipt")
+    if given:
+        return given[0]
+    return "text" if sys.stdout.isatty() else "json"
 
 
 @app.command("check")
 def check(
     file: Annotated[
-        Path, typer.Argument(exists=True, dir_okay=False, readable=True, help="CSV or XLSX export.")
+        Path,
+        typer.Argument(
+            exists=True, dir_okay=False, readable=True, help="Export file: CSV, XLSX, XLS, ODS, XML or JSON."
+        ),
     ],
     source: Annotated[
         str | None, typer.Option("--source", help="Use this mapping id (see `gateway mappings`).")
@@ -89,22 +117,139 @@ def check(
         str, typer.Option(help="Inbox (department id) the file would be dropped in.")
     ] = "check",
     text: Annotated[
-        bool, typer.Option("--text", help="Print the Chinese text receipt instead of JSON.")
+        bool,
+        typer.Option(
+            "--text", help="Readable, coloured view: a summary line, then the rejected rows as a table."
+        ),
     ] = False,
+    as_json: Annotated[
+        bool, typer.Option("--json", help="The JSON receipt (the default when stdout is not a terminal).")
+    ] = False,
+    receipt_text: Annotated[
+        bool,
+        typer.Option("--receipt", help="The Chinese text receipt, exactly as the drop folder writes it."),
+    ] = False,
+    limit: Annotated[
+        int, typer.Option(min=0, help="With --text: show at most this many rejected rows.")
+    ] = CHECK_LIMIT,
 ) -> None:
     """Check a file exactly as the drop folder would, store nothing, and print the receipt.
 
     The national templates are recognised by their headers; --source selects a department's own mapping.
+    On a terminal the readable view is printed, elsewhere the JSON receipt (as --json); a progress bar
+    shows on stderr while a large file is read, only when stderr is a terminal.
     Exit status: 0 accepted, 1 partly accepted, 2 rejected."""
+    from gateway.check_view import render as render_check
+    from gateway.ids.resident_id import mask_in_text
     from gateway.ingest import ingest_file
 
-    result = ingest_file(_settings(), file, department, mapping_id=source, dry_run=True)
+    output = _check_output(text, as_json, receipt_text)
+    with progress_bars() as bars, bars.phase(f"检查 {mask_in_text(file.name)}"):
+        result = ingest_file(_settings(), file, department, mapping_id=source, dry_run=True)
     receipt = result.receipt
-    if text:
+    if output == "text":
+        render_check(receipt, console, limit=limit)
+    elif output == "receipt":
         sys.stdout.write(receipt.to_text())
     else:
         sys.stdout.write(receipt.to_json().decode() + "\n")
     raise typer.Exit({"accepted": 0, "partial": 1}.get(receipt.status, 2))
+
+
+@app.command("template")
+def template(
+    record_type: Annotated[
+        str | None,
+        typer.Argument(
+            metavar="TYPE", help="Record type, e.g. admin_penalty (`gateway template --list` shows them)."
+        ),
+    ] = None,
+    xlsx: Annotated[
+        Path | None, typer.Option("--xlsx", dir_okay=False, help="Write the Excel template to this file.")
+    ] = None,
+    mapping: Annotated[
+        str | None,
+        typer.Option(
+            "--mapping",
+            "--source",
+            help="Take the headers from this mapping (a department's own export). Default: the national "
+            "template of the type, or its only department mapping.",
+        ),
+    ] = None,
+    notes_row: Annotated[
+        bool,
+        typer.Option(
+            "--notes-row/--no-notes-row",
+            help="Put a 填写说明 row under the header (skipped by the intake). Without it the notes are only "
+            "in the header comments and the 填写说明 sheet.",
+        ),
+    ] = True,
+    force: Annotated[bool, typer.Option("--force", help="Overwrite FILE if it exists.")] = False,
+    list_types: Annotated[
+        bool,
+        typer.Option("--list", help="List the record types a template can be made for, and their mappings."),
+    ] = False,
+) -> None:
+    """Write an Excel template a department fills in: the headers its file must have, a notes row (required
+    or not, the format, the standard's note), drop-down lists for code lists, and a 填写说明 sheet.
+
+    A file filled in from the template is read by `gateway check` and the drop folder unchanged: the notes
+    row, the 填写说明 sheet and the hidden 代码表 sheet are skipped and named in the receipt.
+
+    Examples:
+
+    \b
+      gateway template --list
+      gateway template admin_penalty --xlsx 行政处罚模板.xlsx
+      gateway template inspection_action --mapping xz_inspection_actions --xlsx 检查记录模板.xlsx"""
+    from gateway.template import TemplateError, write_template
+
+    settings = _settings()
+    if list_types:
+        _list_templates(settings)
+        return
+    if record_type is None or xlsx is None:
+        raise typer.BadParameter("give TYPE and --xlsx FILE (or --list)")
+    if xlsx.exists() and not force:
+        console.print(f"[red]{xlsx} already exists[/red]; use --force to overwrite it")
+        raise typer.Exit(1)
+    try:
+        made = write_template(settings, record_type, xlsx, mapping_id=mapping, notes_row=notes_row)
+    except TemplateError as exc:
+        console.print(f"[red]{escape(str(exc))}[/red]")
+        raise typer.Exit(1) from exc
+    spec = made.mapping
+    lists = sum(1 for column in made.columns if column.choices)
+    console.print(
+        f"wrote {escape(str(xlsx))}: {made.record_type.label} ({made.record_type.name}), mapping {spec.id}, "
+        f"{len(made.columns)} columns, {lists} with drop-down lists"
+    )
+    drop = "any inbox" if spec.template else f"inbox {', '.join(spec.sources)}"
+    hint = "" if spec.template else f" --source {spec.id}"
+    console.print(f"filled in, it is read in {drop}; check it with `gateway check {escape(xlsx.name)}{hint}`")
+
+
+def _list_templates(settings: Settings) -> None:
+    from gateway.mapping.spec import load_mappings
+    from gateway.schema import load_record_types
+    from gateway.template import TemplateError, choose_mapping, file_mappings
+
+    specs = load_mappings(settings.mappings_dir)
+    table = Table("type", "label", "default mapping", "other mappings (--mapping)")
+    pulled_only = []
+    for name, rtype in load_record_types(settings.schemas_dir).items():
+        usable = file_mappings(specs, name)
+        if not usable:
+            pulled_only.append(name)
+            continue
+        try:
+            default = choose_mapping(specs, name).id
+        except TemplateError:  # several department mappings and no national one: --mapping is required
+            default = "— (give --mapping)"
+        table.add_row(name, rtype.label, default, ", ".join(s.id for s in usable if s.id != default))
+    console.print(table)
+    if pulled_only:
+        console.print(f"pulled from systems only, no template: {', '.join(pulled_only)}")
 
 
 @app.command("mappings")
@@ -132,9 +277,11 @@ def deliver() -> None:
     from gateway.outbound import settle_and_batch
 
     settings = _settings()
-    built = settle_and_batch(settings)
     try:
-        totals = deliver_all(settings, built)
+        with progress_bars() as bars:
+            with bars.phase("关联主体并分批"):
+                built = settle_and_batch(settings)
+            totals = deliver_all(settings, built)
     except DeliveryFailed as exc:
         console.print(f"[red]{exc}[/red]")
         raise typer.Exit(1) from exc
@@ -222,7 +369,8 @@ def status(as_json: Annotated[bool, typer.Option("--json", help="Machine-readabl
     """What the gateway holds: files, records, entities, outbox and batches."""
     from gateway.status import collect, render
 
-    data = collect(_settings())
+    with progress_bars() as bars, bars.phase("统计"):
+        data = collect(_settings())
     if as_json:
         sys.stdout.write(json.dumps(data, ensure_ascii=False, indent=2) + "\n")
     else:

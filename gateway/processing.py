@@ -26,6 +26,7 @@ from gateway.ids.resident_id import mask_in_text
 from gateway.mapping.engine import Plan, apply_plan
 from gateway.mapping.non_data import KindRule, SkippedRow, load_row_rules, split_non_data
 from gateway.parquet_landing import ParquetLanding, landing_name
+from gateway.progress import ROWS, advance
 from gateway.read_ahead import ahead
 from gateway.receipts import MAX_ERRORS, IntakeReceipt
 from gateway.row_errors import RowError
@@ -134,6 +135,7 @@ def process_rows(
                 file_id = record_file(conn, receipt, now, status="processing", part=part, landing_path=path)
             for ready in ahead(_checked_batches(source, plan, copy, row_rules)):
                 _store(conn, plan, ready, receipt, tally, file_id, now)
+                advance(ROWS, ready.rows + len(ready.skipped))
                 if _rejection_certain(source, tally.errors.bad_rows, receipt.rows, threshold):
                     _stop_early(receipt, tally.errors, threshold)
                     raise _Rejected

@@ -31,6 +31,19 @@ def _env_path(env: Mapping[str, str], name: str, default: Path) -> Path:
     return _set_path(env, name) or default
 
 
+def _retention(env: Mapping[str, str], name: str, default: float | None) -> float | None:
+    """A retention period (gateway.maintenance): a number of days or hours, or ``keep`` for never removed."""
+    value = env.get(name, "").strip()
+    if not value:
+        return default
+    if value.lower() == "keep":
+        return None
+    number = float(value)
+    if number < 0:
+        raise ValueError(f"{name} must be a number of 0 or more, or keep, not {value!r}")
+    return number
+
+
 @dataclass(frozen=True)
 class Settings:
     home: Path
@@ -55,6 +68,16 @@ class Settings:
     suite: str = "default"  # transfer suite: default (X25519/AES-GCM/Ed25519), sm (国密) or a full suite id
     hub_client_cert: str | None = None  # mTLS: PEM certificate (and key) presented to the hub
     hub_client_key: str | None = None
+    # The watch DAG alerts when the oldest batch not yet acknowledged by the hub, or the oldest file waiting
+    # in an inbox, is older than this (seconds).
+    alert_batch_age_seconds: float = 7200.0
+    alert_inbox_age_seconds: float = 1800.0
+    # Retention (gateway.maintenance; docs/operations.md, "Retention and maintenance"); None: kept for good.
+    landing_retention_days: float | None = 90  # processed units' raw rows, in whole local days
+    plaintext_retention_hours: float | None = 24  # an acknowledged batch's XML, after the acknowledgement
+    envelope_retention_days: float | None = None  # an acknowledged batch's sealed envelopes
+    archive_retention_days: float | None = 365  # drop folders' processed/ and rejected/ dated folders
+    audit_retention_days: float | None = 1095  # rows of the audit table
     # The private keys' passphrase when it comes from an Airflow Connection; otherwise the keystore reads
     # GATEWAY_KEY_PASSPHRASE(_FILE) itself. Never printed: excluded from repr.
     key_passphrase: str | None = field(default=None, repr=False)
@@ -92,6 +115,25 @@ class Settings:
             suite=env.get("GATEWAY_SUITE", cls.suite),
             hub_client_cert=env.get("GATEWAY_HUB_CLIENT_CERT") or None,
             hub_client_key=env.get("GATEWAY_HUB_CLIENT_KEY") or None,
+            landing_retention_days=_retention(
+                env, "GATEWAY_LANDING_RETENTION_DAYS", cls.landing_retention_days
+            ),
+            plaintext_retention_hours=_retention(
+                env, "GATEWAY_PLAINTEXT_RETENTION_HOURS", cls.plaintext_retention_hours
+            ),
+            envelope_retention_days=_retention(
+                env, "GATEWAY_ENVELOPE_RETENTION_DAYS", cls.envelope_retention_days
+            ),
+            archive_retention_days=_retention(
+                env, "GATEWAY_ARCHIVE_RETENTION_DAYS", cls.archive_retention_days
+            ),
+            audit_retention_days=_retention(env, "GATEWAY_AUDIT_RETENTION_DAYS", cls.audit_retention_days),
+            alert_batch_age_seconds=float(
+                env.get("GATEWAY_ALERT_BATCH_AGE_SECONDS", cls.alert_batch_age_seconds)
+            ),
+            alert_inbox_age_seconds=float(
+                env.get("GATEWAY_ALERT_INBOX_AGE_SECONDS", cls.alert_inbox_age_seconds)
+            ),
         )
 
     @property

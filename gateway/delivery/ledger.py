@@ -126,6 +126,31 @@ def batches(settings: Settings, statuses: Iterable[str]) -> list[Batch]:
         return [_batch(row._asdict()) for row in conn.execute(stmt)]
 
 
+@dataclass(frozen=True)
+class Retry:
+    """The failed batch the next delivery must start with, and when it may be pushed again."""
+
+    batch_id: str
+    attempts: int
+    due: datetime
+
+
+def next_retry(settings: Settings) -> Retry | None:
+    """The first open batch (by sequence number: delivery goes in order, the others wait behind it) if it
+    has failed before and waits for its backoff; None when nothing waits for a retry."""
+    stmt = (
+        select(delivery_batch.c.batch_id, delivery_batch.c.attempts, delivery_batch.c.next_attempt_at)
+        .where(delivery_batch.c.status.in_(states.OPEN))
+        .order_by(delivery_batch.c.seq)
+        .limit(1)
+    )
+    with engine_for(settings.database_url).connect() as conn:
+        row = conn.execute(stmt).first()
+    if row is None or not row.attempts or row.next_attempt_at is None:
+        return None
+    return Retry(row.batch_id, int(row.attempts), utc(row.next_attempt_at))  # type: ignore[arg-type]
+
+
 def write_audit(
     conn: Connection, at: datetime, action: str, batch_id: str, detail: dict[str, object]
 ) -> None:

@@ -31,6 +31,7 @@ from gateway.delivery import hub_receipts, ledger, rejections, sealing, states
 from gateway.delivery.batcher import build_batches
 from gateway.delivery.ledger import Batch
 from gateway.delivery.policy import DeliveryPolicy
+from gateway.progress import BATCHES, advance, begin
 from gateway.schema import load_record_types
 from gateway.schema.model import RecordType
 from gateway.settings import Settings
@@ -465,6 +466,7 @@ def _deliver_in_order(
 ) -> None:
     run: Run | None = None
     own_client = client is None
+    begin(BATCHES, len(pending))
     try:
         for n, batch in enumerate(pending, 1):
             now = clock().astimezone(UTC)
@@ -496,6 +498,7 @@ def _deliver_in_order(
                 run = Run(settings, sender, client, policy, clock=clock)
             outcome = deliver_batch(run, batch.batch_id)
             summary.add(outcome)
+            advance(BATCHES)
             log.info("[%d/%d] %s: %s", n, len(pending), batch.batch_id, outcome.status)
             if outcome.blocking:
                 summary.deferred = len(pending) - n

@@ -68,6 +68,10 @@ source_file = Table(
     Column("archived_at", DateTime(timezone=True)),
     # One row per part of a file: '' for a file of one table, the sheet name for each sheet of a workbook.
     Column("part", String(128), nullable=False, server_default=""),
+    # Set by gateway.maintenance before it removes the file (migration 0008): the landed Parquet (landing_path
+    # is cleared once it is gone), the archived export with its receipts (archived_path stays, as history).
+    Column("landing_purged_at", DateTime(timezone=True)),
+    Column("archive_purged_at", DateTime(timezone=True)),
 )
 _FILES = text("kind = 'file'")
 Index(
@@ -225,6 +229,9 @@ delivery_batch = Table(
     Column("next_attempt_at", DateTime(timezone=True)),  # backoff after a failure; NULL means due now
     Column("dead_at", DateTime(timezone=True)),
     Column("hub_rejected", Integer, nullable=False, server_default="0"),  # records the hub refused by name
+    # Set by gateway.maintenance before it removes an acknowledged batch's XML or envelopes (migration 0008).
+    Column("plaintext_purged_at", DateTime(timezone=True)),
+    Column("envelopes_purged_at", DateTime(timezone=True)),
 )
 Index("ix_delivery_batch_status", delivery_batch.c.status)
 

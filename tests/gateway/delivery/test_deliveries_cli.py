@@ -57,3 +57,42 @@ def test_list_shows_the_dead_batch_and_retry_reopens_it(
     summary = deliver_all(cli_env, [], client=client_for(hub()), sender=sender, policy=policy)
     assert summary["acknowledged"] == len(built) and summary["dead"] == []
     assert "no dead batches" in runner.invoke(app, ["retry", "--all-dead"]).output
+
+
+class _Recorder:
+    """A gateway.progress observer that keeps what it is told."""
+
+    def __init__(self) -> None:
+        self.begun: list[tuple[str, int | None]] = []
+        self.advanced: list[tuple[str, int]] = []
+
+    def begin(self, stage: str, total: int | None) -> None:
+        self.begun.append((stage, total))
+
+    def advance(self, stage: str, amount: int) -> None:
+        self.advanced.append((stage, amount))
+
+
+def test_a_delivery_run_reports_each_batch_to_the_progress_bars(
+    cli_env: Settings,
+    hub: HubFactory,
+    client_for: ClientFactory,
+    sender: Sender,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from gateway import progress
+    from gateway.cli import app as gateway_app
+
+    built = build_pending(cli_env)
+    recorder = _Recorder()
+    url = hub()
+    with progress.observed_by(recorder):
+        summary = deliver_all(cli_env, built, client=client_for(url), sender=sender)
+    assert recorder.begun == [(progress.BATCHES, len(built))]
+    assert recorder.advanced == [(progress.BATCHES, 1)] * len(built) and summary["acknowledged"] == len(built)
+
+    # `gateway deliver` wraps the same run in bars, drawn only on a terminal: here stdout holds the summary.
+    monkeypatch.setenv("GATEWAY_HUB_URL", url)
+    result = CliRunner().invoke(gateway_app, ["deliver"])
+    assert result.exit_code == 0, result.output
+    assert result.stdout.startswith("built 0 batches;") and result.stderr == ""

@@ -7,7 +7,7 @@ import pytest
 from sqlalchemy import Connection, insert, inspect, text
 from sqlalchemy.exc import IntegrityError
 
-from gateway.store.db import engine_for, head_revision
+from gateway.store.db import engine_for
 from gateway.store.db import run_migrations as step
 from gateway.store.tables import source_file
 from tests.gateway.store.test_migration_0005 import _seed_0004, _unit, insert_before_0007
@@ -75,9 +75,9 @@ def test_upgrade_renames_the_column_and_keeps_every_row(database_url: str) -> No
         before = _rows(conn)
         assert _unique_indexes(conn) == [UNIQUE_BEFORE]
 
-    step(database_url, "upgrade", "head")
+    step(database_url, "upgrade", "0007")  # the revision under test: later ones add columns of their own
     with engine.connect() as conn:
-        assert conn.execute(text("SELECT version_num FROM alembic_version")).scalar_one() == head_revision()
+        assert conn.execute(text("SELECT version_num FROM alembic_version")).scalar_one() == "0007"
         assert _rows(conn) == _renamed(before, "department", "source_id")
         assert _unique_indexes(conn) == [UNIQUE_AFTER]
         pointers = conn.execute(
@@ -101,6 +101,7 @@ def test_upgrade_renames_the_column_and_keeps_every_row(database_url: str) -> No
 
 
 def test_downgrade_gives_the_column_its_old_name_back(database_url: str) -> None:
+    step(database_url, "downgrade", "0007")
     engine = engine_for(database_url)
     with engine.begin() as conn:
         conn.execute(
@@ -117,7 +118,7 @@ def test_downgrade_gives_the_column_its_old_name_back(database_url: str) -> None
         assert _rows(conn) == _renamed(at_head, "source_id", "department")
         assert _unique_indexes(conn) == [UNIQUE_BEFORE]
 
-    step(database_url, "upgrade", "head")
+    step(database_url, "upgrade", "0007")
     with engine.connect() as conn:
         assert _rows(conn) == at_head
         assert _unique_indexes(conn) == [UNIQUE_AFTER]
