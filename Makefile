@@ -10,7 +10,7 @@ export UV_NO_CONFIG := 1
 # The machine may set PYTHONDONTWRITEBYTECODE; with it every run recompiles Airflow from source (seconds).
 unexport PYTHONDONTWRITEBYTECODE
 
-.PHONY: help install demo test test-fast test-faults bench lint lock clean distclean
+.PHONY: help install demo up down test test-fast test-faults bench lint lock clean distclean
 
 help:  ## show the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -40,15 +40,34 @@ $(XMLLINT):
 	  echo "the tests need xmllint: install libxml2-utils (sudo apt-get install libxml2-utils)" >&2; exit 1; \
 	fi
 
+# The browser tests (tests/plugins, marker browser) drive Debian's chromium through its chromedriver (nothing
+# is downloaded), with a CJK font so that the pages' Chinese is drawn in the screenshots.
+CHROMEDRIVER := /usr/bin/chromedriver
+$(CHROMEDRIVER):
+	@if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	  echo "installing chromium, chromium-driver and fonts-noto-cjk for the browser tests"; \
+	  export DEBIAN_FRONTEND=noninteractive; \
+	  apt-get install -y -qq chromium chromium-driver fonts-noto-cjk >/dev/null 2>&1 || \
+	  { apt-get update -qq >/dev/null && apt-get install -y -qq chromium chromium-driver fonts-noto-cjk >/dev/null; }; \
+	else \
+	  echo "the browser tests need chromium: sudo apt-get install chromium chromium-driver fonts-noto-cjk" >&2; exit 1; \
+	fi
+
 demo: $(STAMP)  ## run the whole flow on the embedded defaults and print what happened
 	$(PY) -m samples.demo
 
-test: $(STAMP) $(XMLLINT)  ## run every test (unit, PostgreSQL, end-to-end)
+up: $(STAMP)  ## Airflow (the gateway's DAGs and pages) and the hub on loopback, in the background; logs in var/stack/
+	$(PY) -m samples.stack up
+
+down:  ## stop what `make up` started
+	$(PY) -m samples.stack down
+
+test: $(STAMP) $(XMLLINT) $(CHROMEDRIVER)  ## run every test (unit, PostgreSQL, end-to-end)
 	$(VENV)/bin/ruff check .
 	$(PY) -m pytest -q
 
-test-fast: $(STAMP) $(XMLLINT)  ## make test without DAG runs (e2e, scheduler) and crash/hub-fault runs (faults): a few minutes
-	$(PY) -m pytest -q -m "not e2e and not faults and not scheduler"
+test-fast: $(STAMP) $(XMLLINT)  ## make test without DAG runs (e2e, scheduler, celery), crash/hub-fault runs (faults) and browser tests: a few minutes
+	$(PY) -m pytest -q -m "not e2e and not faults and not scheduler and not celery and not browser"
 
 test-faults: $(STAMP)  ## delivery under crashes and hub faults only (also part of make test)
 	$(PY) -m pytest -q -m faults
