@@ -1,8 +1,16 @@
-"""Shared fixtures. Airflow-specific setup lives in tests/dags/conftest.py so unit tests stay fast."""
+"""Shared fixtures. Airflow's fixtures live in tests/dags/conftest.py so unit tests stay fast.
+
+Airflow reads its configuration once, when it is first imported — and the modules that name Airflow's
+trigger and notifier base classes (connectors/inbox_trigger.py, connectors/notifiers.py) import it as soon
+as a test module that imports them is collected, whichever directory that is. So the session's Airflow
+environment is set here, before any test module is imported: a throw-away AIRFLOW_HOME on SQLite with this
+checkout's dags/ and plugins/, never the machine's ~/airflow.
+"""
 
 from __future__ import annotations
 
 import os
+import tempfile
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -12,6 +20,16 @@ import pytest
 from gateway.settings import Settings
 
 ROOT = Path(__file__).resolve().parents[1]
+_AIRFLOW_HOME = Path(tempfile.mkdtemp(prefix="gateway-airflow-"))
+os.environ.update(
+    {
+        "AIRFLOW_HOME": str(_AIRFLOW_HOME),
+        "AIRFLOW__CORE__DAGS_FOLDER": str(ROOT / "dags"),
+        "AIRFLOW__CORE__PLUGINS_FOLDER": str(ROOT / "plugins"),
+        "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
+        "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": f"sqlite:///{_AIRFLOW_HOME / 'airflow.db'}",
+    }
+)
 
 
 @pytest.fixture(scope="session")

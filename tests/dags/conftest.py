@@ -1,8 +1,7 @@
-"""Airflow for the DAG tests: a throw-away AIRFLOW_HOME on SQLite, migrated once per session.
+"""Airflow for the DAG tests: the session's throw-away AIRFLOW_HOME (tests/conftest.py), migrated once.
 
-The environment must be set before anything imports airflow, hence module level. dag.test() needs the
-DAG files inside the configured dags folder, else Airflow 3.3 raises "dag is not serialized"
-(apache/airflow#56657, #60860).
+dag.test() needs the DAG files inside the configured dags folder, else Airflow 3.3 raises "dag is not
+serialized" (apache/airflow#56657, #60860).
 """
 
 from __future__ import annotations
@@ -10,7 +9,6 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -19,16 +17,7 @@ import pytest
 from gateway.settings import Settings
 
 ROOT = Path(__file__).resolve().parents[2]
-AIRFLOW_HOME = Path(tempfile.mkdtemp(prefix="gateway-airflow-"))
-os.environ.update(
-    {
-        "AIRFLOW_HOME": str(AIRFLOW_HOME),
-        "AIRFLOW__CORE__DAGS_FOLDER": str(ROOT / "dags"),
-        "AIRFLOW__CORE__PLUGINS_FOLDER": str(ROOT / "plugins"),
-        "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
-        "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": f"sqlite:///{AIRFLOW_HOME / 'airflow.db'}",
-    }
-)
+AIRFLOW_HOME = Path(os.environ["AIRFLOW_HOME"])  # a throw-away home: tests/conftest.py sets it up
 # Airflow's dag-processor puts the bundle root (dags/) on sys.path, so DAG files import their shared
 # package gateway_common; an in-process DagBag does not, so the tests do it.
 sys.path.insert(0, str(ROOT / "dags"))

@@ -178,6 +178,8 @@ def record_types(settings: Settings) -> dict[str, dict[str, int]]:
 def test_every_dag_parses_without_import_errors(world: World) -> None:
     dags = world.stack.wait_for_parsing()
     assert world.stack.import_errors() == []
+    listed = world.stack.airflow("dags", "list-import-errors", "--output", "json")
+    assert json.loads(listed.stdout or "[]") == [], listed.stdout  # what an operator would run
     assert {d["dag_id"] for d in dags} >= {
         "department_files",
         "deliver_to_province",
