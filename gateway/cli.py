@@ -22,6 +22,7 @@ from gateway.deliveries_cli import app as deliveries_app
 from gateway.ids.cli import app as ids_app
 from gateway.keys_cli import app as keys_app
 from gateway.maintenance_cli import app as maintenance_app
+from gateway.replay_cli import replay as replay_command
 from gateway.settings import Settings
 
 app = typer.Typer(
@@ -43,6 +44,7 @@ app.add_typer(queue_app, name="queue")
 app.add_typer(entity_app, name="entity")
 app.add_typer(deliveries_app, name="deliveries")
 app.add_typer(maintenance_app, name="maintenance")
+app.command("replay")(replay_command)
 # Pipes and CI logs get a wide console: Chinese cells truncated at 80 columns help nobody.
 console = Console(soft_wrap=True, width=None if sys.stdout.isatty() else 200)
 CHECK_LIMIT = 30

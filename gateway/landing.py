@@ -27,7 +27,7 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from gateway.mapping.engine import UnknownHeaders, plan_for
 from gateway.mapping.spec import MappingError, MappingSpec, load_mappings
-from gateway.parquet_landing import TMP_SUFFIX, ParquetLanding
+from gateway.parquet_landing import HEADERS_KEY, TMP_SUFFIX, ParquetLanding, headed_schema
 from gateway.processing import BATCH_ROWS, process_rows
 from gateway.receipts import IntakeReceipt
 from gateway.schema import load_record_types
@@ -37,7 +37,6 @@ from gateway.store.db import engine_for
 from gateway.store.tables import source_cursor, source_file
 
 log = logging.getLogger(__name__)
-HEADERS_KEY = b"gateway.headers"
 # A leftover of a pull that died between writing its file and recording it (a killed worker) is removed by a
 # later pull of the same source once it is this old; younger ones may belong to a pull still running.
 STALE_AFTER = timedelta(hours=1)
@@ -140,13 +139,7 @@ def land_pull(settings: Settings, pull: Pull) -> LandedUnit | None:
     final = settings.landing_dir / pull.source_id / f"{now:%Y%m%dT%H%M%S}-{uuid.uuid4().hex[:8]}.parquet"
     # The file holds the rows and their column names only, so equal rows make equal bytes whatever the
     # cursor; the unit's cursor range is in its source_file row.
-    schema = pa.schema(
-        [
-            *(pa.field(f"c{i}", pa.string()) for i in range(len(pull.headers))),
-            pa.field("__row__", pa.int64()),
-        ],
-        metadata={HEADERS_KEY: json.dumps(pull.headers, ensure_ascii=False).encode()},
-    )
+    schema = headed_schema(pull.headers)
     # A failed pull or a failed commit leaves nothing behind (ParquetLanding), and the cursor has not moved.
     with ParquetLanding(final, schema) as landing:
         for batch in pull.batches():

@@ -57,6 +57,7 @@ from gateway.store.tables import (
     audit,
     delivery_batch,
     outbox,
+    pulled_units,
     record,
     record_version,
     resolution_queue,
@@ -194,7 +195,7 @@ def purge_landing(settings: Settings, *, now: datetime | None = None, dry_run: b
     # quiet for longer than the retention.
     newest = (
         select(func.max(source_file.c.id))
-        .where(source_file.c.kind != "file", source_file.c.status.in_(PROCESSED))
+        .where(pulled_units(), source_file.c.status.in_(PROCESSED))
         .group_by(source_file.c.source_id)
     )
     old = and_(
@@ -635,7 +636,7 @@ def _pulled_units(conn: Connection, since: datetime, until: datetime) -> list[di
             func.coalesce(func.sum(source_file.c.rows_rejected), 0).label("rows_rejected"),
         )
         .where(
-            source_file.c.kind != "file",
+            pulled_units(),
             source_file.c.received_at >= since,
             source_file.c.received_at < until,
         )

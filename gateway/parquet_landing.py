@@ -11,7 +11,9 @@ truncates an existing file and keeps its mode; left to itself it would create th
 from __future__ import annotations
 
 import hashlib
+import json
 import os
+from collections.abc import Sequence
 from pathlib import Path
 from types import TracebackType
 
@@ -21,6 +23,21 @@ import pyarrow.parquet as pq
 from gateway.transfer.private_files import create_private_file, private_dir
 
 TMP_SUFFIX = ".parquet.tmp"
+HEADERS_KEY = b"gateway.headers"
+"""The landing file's metadata entry naming its columns (c0..cN-1 are positional): what a replay binds
+today's mapping to (gateway.replay)."""
+
+
+def headed_schema(headers: Sequence[str]) -> pa.Schema:
+    """A unit's landing schema: its columns by position and ``__row__``, their names in the metadata."""
+    try:
+        names = json.dumps(list(headers), ensure_ascii=False).encode()
+    except UnicodeEncodeError:  # a lone surrogate (a JSON export's "\ud800" in a field name): escaped
+        names = json.dumps(list(headers)).encode()
+    return pa.schema(
+        [*(pa.field(f"c{i}", pa.string()) for i in range(len(headers))), pa.field("__row__", pa.int64())],
+        metadata={HEADERS_KEY: names},
+    )
 
 
 def landing_name(sha256: str, part: str = "") -> str:

@@ -25,7 +25,7 @@ from gateway.entities import attach
 from gateway.ids.resident_id import mask_in_text
 from gateway.mapping.engine import Plan, apply_plan
 from gateway.mapping.non_data import KindRule, SkippedRow, load_row_rules, split_non_data
-from gateway.parquet_landing import ParquetLanding, landing_name
+from gateway.parquet_landing import ParquetLanding, headed_schema, landing_name
 from gateway.progress import ROWS, advance
 from gateway.read_ahead import ahead
 from gateway.receipts import MAX_ERRORS, IntakeReceipt
@@ -114,15 +114,18 @@ def process_rows(
     land: bool,
     unit_id: int | None = None,
     part: str = "",
+    replay_of: int | None = None,
 ) -> IngestResult:
     """Map, validate, attach and store every row in one transaction. ``unit_id``: an already landed unit of
     a pulled source (its row exists and its raw rows are on disk); otherwise the file's row is recorded here
     and, with ``land``, its raw rows are landed as they are read. ``part``: the sheet of a workbook this is
-    (each sheet is its own row and its own transaction)."""
+    (each sheet is its own row and its own transaction). ``replay_of``: the unit whose landed rows these
+    are, processed again (gateway.replay): the row recorded here is the replay's."""
     threshold = _describe(receipt, plan, settings)
     landing = settings.landing_dir / receipt.department / landing_name(receipt.sha256, part) if land else None
+    # The landing copy names its columns as the plan read them, so a replay can bind today's mapping to them.
     landed: AbstractContextManager[ParquetLanding | None] = (
-        ParquetLanding(landing) if landing else nullcontext()
+        ParquetLanding(landing, headed_schema(plan.headers)) if landing else nullcontext()
     )
     row_rules = load_row_rules(settings.mappings_dir) if source.format in EDITED_FORMATS else ()
     tally = _Tally()
@@ -132,19 +135,21 @@ def process_rows(
             file_id = unit_id
             if file_id is None:
                 path = str(landing) if landing else None
-                file_id = record_file(conn, receipt, now, status="processing", part=part, landing_path=path)
+                file_id = record_file(
+                    conn, receipt, now, status="processing", part=part, landing_path=path, replay_of=replay_of
+                )
             for ready in ahead(_checked_batches(source, plan, copy, row_rules)):
-                _store(conn, plan, ready, receipt, tally, file_id, now)
+                _store(conn, plan, ready, receipt, tally, file_id, now, replay_of)
                 advance(ROWS, ready.rows + len(ready.skipped))
                 if _rejection_certain(source, tally.errors.bad_rows, receipt.rows, threshold):
                     _stop_early(receipt, tally.errors, threshold)
                     raise _Rejected
             _conclude(receipt, plan, tally, threshold)
-            record_outcome(conn, file_id, receipt, now)
+            record_outcome(conn, file_id, receipt, now, replay_of)
             if copy is not None:
                 copy.keep()
     except _Rejected:
-        return record_rejection(engine, receipt, now, unit_id, part)
+        return record_rejection(engine, receipt, now, unit_id, part, replay_of)
     log.info(
         "%s/%s: %s, %d rows, %d accepted (%d new, %d updated, %d unchanged), %d rejected",
         receipt.department,
@@ -214,6 +219,7 @@ def _store(
     tally: _Tally,
     file_id: int,
     now: datetime,
+    replay_of: int | None = None,
 ) -> None:
     """Attach and store one checked batch; its rows, skipped rows and waiting rows go into the receipt."""
     rtype = plan.record_type
@@ -235,6 +241,7 @@ def _store(
         now=now,
         header_of=plan.header_of,
         prepared=ready.prepared,
+        replay_of=replay_of,
     )
     tally.errors.add([*ready.checked.errors, *stored.duplicates])
     tally.counts.add(replace(stored, duplicates=[]))
@@ -255,6 +262,10 @@ def _conclude(receipt: IntakeReceipt, plan: Plan, tally: _Tally, threshold: floa
     receipt.new, receipt.updated = counts.inserted, counts.updated
     receipt.unchanged, receipt.queued = counts.unchanged, counts.queued
     receipt.withdrawn = counts.withdrawn
+    if counts.superseded:
+        receipt.warnings.append(
+            f"{counts.superseded} 行的记录在该单元之后已被更新的数据改过，本次重新处理未改动（计入未变化）"
+        )
     receipt.set_errors(errors.kept)
     receipt.error_count = errors.count
     if receipt.rows == 0:

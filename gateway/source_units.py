@@ -4,10 +4,10 @@ A unit is a department's file (one row per sheet of a workbook) or a pulled sour
 says where it came from (``source_id``: the department, or the pulled source), what became of it and its
 receipt. Every path writes it the same way. ``record_unit`` is the one INSERT: a file being processed
 (``record_file``, described by its receipt), a pulled unit just landed (gateway.landing), a file rejected
-before it could be read. ``record_outcome`` settles a unit together with its audit row, and
-``record_rejection`` does both for a unit rejected whole. ``share_receipt`` gives a workbook's parts the
-file's receipt, ``forget_units`` drops a rejected file that is to be looked at afresh, and ``mark_archived``
-notes where the drop folder put a file.
+before it could be read, a unit replayed from its landed rows (gateway.replay). ``record_outcome``
+settles a unit together with its audit row, and ``record_rejection`` does both for a unit rejected whole.
+``share_receipt`` gives a workbook's parts the file's receipt, ``forget_units`` drops a rejected file that
+is to be looked at afresh, and ``mark_archived`` notes where the drop folder put a file.
 """
 
 from __future__ import annotations
@@ -24,7 +24,7 @@ from sqlalchemy import Connection, Engine, delete, insert, select, update
 from gateway.receipts import IntakeReceipt
 from gateway.settings import Settings
 from gateway.store.db import engine_for
-from gateway.store.tables import audit, rows_of_file, source_file
+from gateway.store.tables import REPLAY, audit, rows_of_file, source_file
 
 log = logging.getLogger(__name__)
 # What the audit row of a unit keeps of its receipt.
@@ -72,12 +72,14 @@ def record_unit(
     cursor_from: str | None = None,
     cursor_to: str | None = None,
     rows_total: int = 0,
+    replay_of: int | None = None,
 ) -> int:
     """Insert a unit's row in the caller's transaction; returns its id.
 
     ``status``: processing (a file processed in this very transaction), landed (a pulled unit, processed
-    later) or rejected (``record_rejection``). ``kind``: file, or the pull kind (api, sql, xml); ``part``:
-    the sheet of a workbook. The receipt is written when the unit is settled (``record_outcome``)."""
+    later) or rejected (``record_rejection``). ``kind``: file, the pull kind (api, sql, xml), or replay (a
+    unit processed again from its landed rows, ``replay_of`` naming it: gateway.replay); ``part``: the
+    sheet of a workbook. The receipt is written when the unit is settled (``record_outcome``)."""
     return int(
         conn.execute(
             insert(source_file).returning(source_file.c.id),
@@ -100,6 +102,7 @@ def record_unit(
                     "rows_total": rows_total,
                     "received_at": received_at,
                     "part": part,
+                    "replay_of": replay_of,
                 }
             ],
         ).scalar_one()
@@ -114,11 +117,15 @@ def record_file(
     status: str,
     part: str = "",
     landing_path: str | None = None,
+    replay_of: int | None = None,
 ) -> int:
     """``record_unit`` for a department's file (``part``: one sheet of a workbook), described by its receipt:
-    the department, the file's name, bytes and format, and the mapping when one was chosen."""
+    the department, the file's name, bytes and format, and the mapping when one was chosen. With
+    ``replay_of``, the row of a replay of that unit (kind replay; the unit may be a pulled one too)."""
     return record_unit(
         conn,
+        kind="file" if replay_of is None else REPLAY,
+        replay_of=replay_of,
         source_id=receipt.department,
         file_name=receipt.file,
         sha256=receipt.sha256,
@@ -134,9 +141,12 @@ def record_file(
     )
 
 
-def record_outcome(conn: Connection, unit_id: int, receipt: IntakeReceipt, now: datetime) -> None:
+def record_outcome(
+    conn: Connection, unit_id: int, receipt: IntakeReceipt, now: datetime, replay_of: int | None = None
+) -> None:
     """Settle a unit as its receipt says (status, counts, mapping, the receipt itself: re-issued after a
-    crash, and the answer to the same bytes dropped again), with an audit row, in the caller's transaction."""
+    crash, and the answer to the same bytes dropped again), with an audit row, in the caller's transaction.
+    A replay's audit row is the replay's (actor replay) and names the unit replayed."""
     conn.execute(
         update(source_file)
         .where(source_file.c.id == unit_id)
@@ -152,13 +162,16 @@ def record_outcome(conn: Connection, unit_id: int, receipt: IntakeReceipt, now: 
         )
     )
     action = "file.rejected" if receipt.status == "rejected" else "file.ingested"
-    detail = {key: getattr(receipt, key) for key in _AUDITED}
+    detail: dict[str, object] = {key: getattr(receipt, key) for key in _AUDITED}
+    if replay_of is not None:
+        action = "unit.replay_rejected" if receipt.status == "rejected" else "unit.replayed"
+        detail["replay_of"] = replay_of
     conn.execute(
         insert(audit),
         [
             {
                 "at": now,
-                "actor": "ingest",
+                "actor": "ingest" if replay_of is None else REPLAY,
                 "action": action,
                 "subject_type": "source_file",
                 "subject_id": str(unit_id),
@@ -169,17 +182,23 @@ def record_outcome(conn: Connection, unit_id: int, receipt: IntakeReceipt, now: 
 
 
 def record_rejection(
-    engine: Engine, receipt: IntakeReceipt, now: datetime, unit_id: int | None = None, part: str = ""
+    engine: Engine,
+    receipt: IntakeReceipt,
+    now: datetime,
+    unit_id: int | None = None,
+    part: str = "",
+    replay_of: int | None = None,
 ) -> IngestResult:
     """A unit rejected whole, in a transaction of its own (whatever its processing wrote was rolled back).
 
     A rejected file is remembered too, so the same broken bytes dropped again get the same answer. A
-    rejected landed unit (``unit_id``) keeps its row and its raw rows, so it can be processed again later."""
+    rejected landed unit (``unit_id``) keeps its row and its raw rows, so it can be processed again later.
+    A rejected replay (``replay_of``) is recorded as the replay's row; the unit replayed is untouched."""
     receipt.reject_whole()
     with engine.begin() as conn:
         if unit_id is None:
-            unit_id = record_file(conn, receipt, now, status="rejected", part=part)
-        record_outcome(conn, unit_id, receipt, now)
+            unit_id = record_file(conn, receipt, now, status="rejected", part=part, replay_of=replay_of)
+        record_outcome(conn, unit_id, receipt, now, replay_of)
     log.warning(
         "%s/%s: rejected: %s",
         receipt.department,

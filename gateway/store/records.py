@@ -22,7 +22,7 @@ from gateway.row_errors import RowError
 from gateway.schema.conditions import condition_mask
 from gateway.schema.model import RecordType
 from gateway.store.bulk import fetch_all, in_condition, insert_columns, select_matching
-from gateway.store.tables import outbox, record, record_version, resolution_queue
+from gateway.store.tables import outbox, record, record_version, resolution_queue, source_file
 
 CHUNK = 500
 ROW = "__row__"
@@ -54,6 +54,7 @@ class StoreCounts:
     queued: int = 0
     withdrawn: int = 0
     duplicates: list[RowError] = field(default_factory=list)
+    superseded: int = 0  # a replay's rows whose records a later unit changed since (counted as unchanged too)
 
     def add(self, other: StoreCounts) -> None:
         self.inserted += other.inserted
@@ -62,6 +63,7 @@ class StoreCounts:
         self.queued += other.queued
         self.withdrawn += other.withdrawn
         self.duplicates.extend(other.duplicates)
+        self.superseded += other.superseded
 
 
 def natural_keys(rtype: RecordType, table: pa.Table) -> pa.Array:
@@ -128,6 +130,26 @@ def _ever_sent(conn: Connection, record_ids: Sequence[int]) -> set[int]:
         f"WHERE {condition}"
     )
     return {row[0] for row in fetch_all(conn, statement, (value,))}
+
+
+def _superseded(
+    conn: Connection, existing: dict[str, dict[str, object]], keys: Sequence[str], replay_of: int
+) -> set[str]:
+    """Of ``keys``, those whose stored content came from a unit taken after ``replay_of`` (or from a replay
+    of one): a replay does not put older data back over newer. Units are ordered by their ids, the order the
+    store took them in; a replay stands for the unit it replayed (source_file.replay_of)."""
+    file_ids = sorted({int(existing[key]["source_file_id"]) for key in keys})  # type: ignore[call-overload]
+    newer: set[int] = set()
+    for start in range(0, len(file_ids), CHUNK):
+        origin = func.coalesce(source_file.c.replay_of, source_file.c.id)
+        newer.update(
+            conn.execute(
+                select(source_file.c.id).where(
+                    source_file.c.id.in_(file_ids[start : start + CHUNK]), origin > replay_of
+                )
+            ).scalars()
+        )
+    return {key for key in keys if existing[key]["source_file_id"] in newer}
 
 
 @dataclass(frozen=True)
@@ -242,9 +264,11 @@ def store_batch(
     now: datetime,
     header_of: Callable[[str], str],
     prepared: Prepared | None = None,
+    replay_of: int | None = None,
 ) -> StoreCounts:
     """Store one batch of accepted rows; returns what happened to them. ``prepared``: prepare(rtype, table),
-    when the caller computed it already.
+    when the caller computed it already. ``replay_of``: the rows are a replay of that unit (gateway.replay),
+    and records a later unit changed since are left as they are (``superseded``).
 
     New keys (all of them, on a first load) take the bulk path: their records, then their versions, each in
     one bulk insert (executemany on SQLite, COPY on PostgreSQL), their outbox rows by INSERT … SELECT from
@@ -257,6 +281,13 @@ def store_batch(
     batch = prepared if prepared is not None else prepare(rtype, table)
     existing = _existing(conn, rtype, batch.keys)
     fresh, known, repeats, first = _split(batch.key_array, existing, source_file_id)
+    if replay_of is not None and len(known):
+        newer = _superseded(conn, existing, [batch.keys[i] for i in known], replay_of)
+        if newer:
+            later = np.array([batch.keys[i] in newer for i in known], dtype=bool)
+            counts.superseded = int(later.sum())
+            counts.unchanged += counts.superseded
+            known = known[~later]
 
     key_field = header_of(rtype.natural_key[-1])
     key_labels = "+".join(rtype.field(c).label for c in rtype.natural_key)

@@ -46,7 +46,7 @@ source_file = Table(
     metadata,
     Column("id", Integer, primary_key=True),
     Column("source_id", String(64), nullable=False),  # the department, or the pulled source
-    Column("kind", String(16), nullable=False, server_default="file"),  # file | api | sql | xml
+    Column("kind", String(16), nullable=False, server_default="file"),  # file | api | sql | xml | replay
     Column("file_name", String(255), nullable=False),
     Column("sha256", String(64), nullable=False),
     Column("size", BigInteger, nullable=False),
@@ -72,6 +72,9 @@ source_file = Table(
     # is cleared once it is gone), the archived export with its receipts (archived_path stays, as history).
     Column("landing_purged_at", DateTime(timezone=True)),
     Column("archive_purged_at", DateTime(timezone=True)),
+    # A replay (kind replay, gateway.replay) names the unit whose landed rows it processed again (migration
+    # 0009); it has no landing_path of its own, the Parquet stays the unit's.
+    Column("replay_of", Integer, ForeignKey("source_file.id")),
 )
 _FILES = text("kind = 'file'")
 Index(
@@ -83,6 +86,15 @@ Index(
     sqlite_where=_FILES,
     postgresql_where=_FILES,
 )
+
+
+REPLAY = "replay"
+"""The kind of a replay's row, and the actor of its audit row (gateway.replay)."""
+
+
+def pulled_units() -> ColumnElement[bool]:
+    """The rows of units a pulled source landed: not dropped files, and not replays, which landed nothing."""
+    return source_file.c.kind.not_in(("file", REPLAY))
 
 
 def rows_of_file(source_id: str, sha256: str) -> ColumnElement[bool]:

@@ -34,6 +34,7 @@ def test_no_import_errors(dagbag) -> None:  # type: ignore[no-untyped-def]
         "staging_tables",
         "gateway_watch",
         "gateway_maintenance",
+        "gateway_replay",
     }
 
 
@@ -44,6 +45,7 @@ WRITERS = {
     "department_files": {"ingest"},
     "deliver_to_province": {"build_batches", "deliver"},
     "gateway_maintenance": {"landing", "outbox", "receipts", "vacuum"},
+    "gateway_replay": {"replay"},
     **{dag_id: {"pull", "process"} for dag_id in PULLED},
 }
 
