@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from sqlalchemy import case, false, func, or_, select
 
 from gateway.entities import normalize_name
+from gateway.entity_view import ATTACHED_RECORD
 from gateway.ids.normalize import compact
 from gateway.local_times import shown
 from gateway.paging import DEFAULT_SIZE, Page, window
@@ -161,18 +162,7 @@ def records_page(
         total = int(conn.execute(select(func.count()).select_from(record).where(mine)).scalar_one())
         at = window(number, size, total)
         rows = conn.execute(
-            select(
-                record.c.id,
-                record.c.record_type,
-                record.c.natural_key,
-                record.c.status,
-                record.c.version,
-                record.c.attach_method,
-                source_file.c.source_id,
-                source_file.c.file_name,
-                record.c.source_row,
-                record.c.updated_at,
-            )
+            select(record.c.id, *ATTACHED_RECORD)
             .join(source_file, source_file.c.id == record.c.source_file_id)
             .where(mine)
             .order_by(record.c.record_type, record.c.updated_at.desc(), record.c.id.desc())

@@ -12,6 +12,20 @@ from gateway.settings import Settings
 from gateway.store.db import engine_for
 from gateway.store.tables import entity, record, source_file
 
+# What is shown of each record attached to an entity (joined with its source_file): `gateway entity show`
+# here, the entity page of the plugin in gateway.entity_profile.
+ATTACHED_RECORD = (
+    record.c.record_type,
+    record.c.natural_key,
+    record.c.status,
+    record.c.version,
+    record.c.attach_method,
+    source_file.c.source_id,
+    source_file.c.file_name,
+    record.c.source_row,
+    record.c.updated_at,
+)
+
 
 @dataclass(frozen=True)
 class AttachedRecord:
@@ -48,17 +62,7 @@ def show(settings: Settings, code: str) -> EntityView | None:
         if row is None:
             return None
         stmt = (
-            select(
-                record.c.record_type,
-                record.c.natural_key,
-                record.c.status,
-                record.c.version,
-                record.c.attach_method,
-                source_file.c.source_id,
-                source_file.c.file_name,
-                record.c.source_row,
-                record.c.updated_at,
-            )
+            select(*ATTACHED_RECORD)
             .join(source_file, source_file.c.id == record.c.source_file_id)
             .where(record.c.entity_id == row.id)
             .order_by(record.c.record_type, record.c.natural_key)

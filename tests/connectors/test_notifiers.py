@@ -40,7 +40,7 @@ def webhook(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[dict[str, Any]]]:
             self.end_headers()
 
         def log_message(self, *args: object) -> None:
-            pass
+            """Quiet: the default writes every request to stderr, which the test output does not need."""
 
     server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
     threading.Thread(target=server.serve_forever, daemon=True).start()

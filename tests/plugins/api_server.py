@@ -19,7 +19,7 @@ from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
 
-import requests
+from samples.stack import health
 
 START_TIMEOUT = 180.0
 STOP_TIMEOUT = 20.0
@@ -79,11 +79,8 @@ def _wait(child: subprocess.Popen[bytes], url: str, log: Path) -> None:
     while time.monotonic() < deadline:
         if child.poll() is not None:
             raise RuntimeError(f"airflow api-server exited with {child.returncode}:\n{_tail(log)}")
-        try:
-            if requests.get(f"{url}/api/v2/monitor/health", timeout=2).status_code == 200:
-                return
-        except requests.RequestException:
-            pass
+        if health(url, timeout=2) is not None:
+            return
         time.sleep(0.5)
     raise RuntimeError(f"airflow api-server did not answer within {START_TIMEOUT:.0f} s:\n{_tail(log)}")
 
