@@ -62,12 +62,16 @@ up: $(STAMP)  ## Airflow (the gateway's DAGs and pages) and the hub on loopback,
 down:  ## stop what `make up` started
 	$(PY) -m samples.stack down
 
-test: $(STAMP) $(XMLLINT) $(CHROMEDRIVER)  ## run every test (unit, PostgreSQL, end-to-end)
+# Both cores: pytest-xdist runs two workers, each taking whole files (--dist loadfile), so a module's
+# fixtures (an Airflow stack, a hub) are made once and its tests keep their order. Much of the suite waits on
+# child processes (schedulers, hubs, browsers), which the other worker's tests fill.
+PYTEST_WORKERS ?= 2
+test: $(STAMP) $(XMLLINT) $(CHROMEDRIVER)  ## run every test (unit, PostgreSQL, end-to-end) on two workers
 	$(VENV)/bin/ruff check .
-	$(PY) -m pytest -q
+	$(PY) -m pytest -q -n $(PYTEST_WORKERS) --dist loadfile
 
 test-fast: $(STAMP) $(XMLLINT)  ## make test without DAG runs (e2e, scheduler, celery), crash/hub-fault runs (faults) and browser tests: a few minutes
-	$(PY) -m pytest -q -m "not e2e and not faults and not scheduler and not celery and not browser"
+	$(PY) -m pytest -q -n $(PYTEST_WORKERS) --dist loadfile -m "not e2e and not faults and not scheduler and not celery and not browser"
 
 test-faults: $(STAMP)  ## delivery under crashes and hub faults only (also part of make test)
 	$(PY) -m pytest -q -m faults

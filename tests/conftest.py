@@ -5,6 +5,10 @@ trigger and notifier base classes (connectors/inbox_trigger.py, connectors/notif
 as a test module that imports them is collected, whichever directory that is. So the session's Airflow
 environment is set here, before any test module is imported: a throw-away AIRFLOW_HOME on SQLite with this
 checkout's dags/ and plugins/, never the machine's ~/airflow.
+
+`make test` runs the suite on two pytest-xdist workers (whole files each): every worker imports this file, so
+each has its own Airflow home, and everything a test creates lives under its tmp_path or in a database of
+its own.
 """
 
 from __future__ import annotations
@@ -28,6 +32,9 @@ os.environ.update(
         "AIRFLOW__CORE__PLUGINS_FOLDER": str(ROOT / "plugins"),
         "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
         "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": f"sqlite:///{_AIRFLOW_HOME / 'airflow.db'}",
+        # The CLI's tables are drawn by rich at the terminal's width; a pytest-xdist worker has none and rich
+        # falls back to 80 columns, which cuts batch ids in two. One width for every process of the session.
+        "COLUMNS": "200",
     }
 )
 

@@ -57,7 +57,10 @@ def read_csv_head(path: Path, encoding: str, display: str, limits: ReadLimits) -
     preamble: list[tuple[int, list[str], int]] = []
     with path.open(encoding=encoding, newline="") as stream:
         budget = _Budget(limits.max_csv_record_bytes)
-        records = csv.reader(_bounded_lines(stream, budget, display), delimiter=delimiter)
+        # strict: a quote left open runs to the end of the file, which the csv module otherwise returns as one
+        # long cell — or refuses as over its field-size limit, a process-wide setting that the bulk parse
+        # raises (csv_rows), so without strict the same file was corrupt or not depending on what ran before.
+        records = csv.reader(_bounded_lines(stream, budget, display), delimiter=delimiter, strict=True)
         try:
             for number, record in enumerate(records, start=1):
                 cells = [cell.strip() for cell in record]
