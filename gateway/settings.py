@@ -44,6 +44,11 @@ def _retention(env: Mapping[str, str], name: str, default: float | None) -> floa
     return number
 
 
+# The credit package's configuration (risk model, warning rules, draw ratios, holiday calendar): shipped in the
+# package, replaced as a whole by GATEWAY_CREDIT_DIR (docs/credit.md).
+CREDIT_DEFAULTS = Path(__file__).resolve().parent / "credit" / "config"
+
+
 @dataclass(frozen=True)
 class Settings:
     home: Path
@@ -81,6 +86,7 @@ class Settings:
     # The private keys' passphrase when it comes from an Airflow Connection; otherwise the keystore reads
     # GATEWAY_KEY_PASSPHRASE(_FILE) itself. Never printed: excluded from repr.
     key_passphrase: str | None = field(default=None, repr=False)
+    credit_dir: Path = CREDIT_DEFAULTS
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -99,6 +105,7 @@ class Settings:
             database_url=env.get("GATEWAY_DATABASE_URL", db_default),
             schemas_dir=_set_path(env, "GATEWAY_SCHEMAS_DIR") or bundled_dir("schemas"),
             mappings_dir=_set_path(env, "GATEWAY_MAPPINGS_DIR") or bundled_dir("mappings"),
+            credit_dir=_set_path(env, "GATEWAY_CREDIT_DIR") or CREDIT_DEFAULTS,
             dropzone=_env_path(env, "GATEWAY_DROPZONE", home / "dropzone"),
             landing_dir=_env_path(env, "GATEWAY_LANDING_DIR", home / "landing"),
             outbox_dir=_env_path(env, "GATEWAY_OUTBOX_DIR", home / "outbox"),

@@ -35,6 +35,7 @@ def test_no_import_errors(dagbag) -> None:  # type: ignore[no-untyped-def]
         "gateway_watch",
         "gateway_maintenance",
         "gateway_replay",
+        "credit_classify",
     }
 
 
@@ -46,6 +47,7 @@ WRITERS = {
     "deliver_to_province": {"build_batches", "deliver"},
     "gateway_maintenance": {"landing", "outbox", "receipts", "vacuum"},
     "gateway_replay": {"replay"},
+    "credit_classify": {"classify"},
     **{dag_id: {"pull", "process"} for dag_id in PULLED},
 }
 

@@ -12,6 +12,9 @@ inside a function (a lazy import is an import all the same), relative ones made 
 * Delivery builds on the store and the protocol, not on what fills the outbox: nothing gateway.delivery
   reaches is ingest (ingest, processing, landing, workbook_ingest, source_units), entities or resolution.
   Settling the resolution queue before batching is gateway.outbound's, above both.
+* Credit supervision (gateway.credit) sits on top: it reads the store and nothing of the gateway's flow
+  reaches it — not intake, not the store, not delivery — so the internal risk class cannot find its way into a
+  batch for the province; and it never reaches delivery or ingest itself.
 """
 
 from __future__ import annotations
@@ -140,5 +143,39 @@ def test_delivery_reaches_neither_ingest_nor_entities_nor_resolution() -> None:
         for module in _in("gateway.delivery")
         for name in _reached(module)
         if _within(name, NOT_FOR_DELIVERY)
+    }
+    assert found == set()
+
+
+# What feeds the province and what fills the store: none of it may reach the credit package.
+FLOW = (
+    "gateway.store",
+    "gateway.delivery",
+    "gateway.outbound",
+    "gateway.ingest",
+    "gateway.processing",
+    "gateway.transfer",
+    "gateway.entities",
+    "gateway.resolution",
+)
+
+
+def test_nothing_of_the_flow_reaches_the_credit_package() -> None:
+    found = {
+        f"{module} reaches {name}"
+        for module in _modules()
+        if _within(module, FLOW)
+        for name in _reached(module)
+        if _within(name, ("gateway.credit",))
+    }
+    assert found == set()
+
+
+def test_the_credit_package_reaches_neither_delivery_nor_ingest() -> None:
+    found = {
+        f"{module} reaches {name}"
+        for module in _in("gateway.credit")
+        for name in _reached(module)
+        if _within(name, ("gateway.delivery", "gateway.outbound", *NOT_FOR_DELIVERY[:5]))
     }
     assert found == set()
