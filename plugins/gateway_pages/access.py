@@ -15,6 +15,11 @@ unchanged. The pages are views of what the gateway's DAGs do, and each is guarde
   permission to trigger ``deliver_to_province``.
 
 Checking a file stores nothing and needs read access only.
+
+The credit risk class (gateway.credit) is internal: a basis for allocating supervision, not a public rating.
+The entity page shows it only to a caller who may trigger ``credit_classify`` (supervising staff: in the
+simple auth manager USER and above; with FAB or Keycloak, whoever is granted runs of that DAG), and says
+nothing of it to anyone else.
 """
 
 from __future__ import annotations
@@ -30,6 +35,7 @@ from fastapi.security import HTTPAuthorizationCredentials
 
 INGEST_DAG = "department_files"
 DELIVERY_DAG = "deliver_to_province"
+CREDIT_DAG = "credit_classify"
 
 
 class NotSignedIn(Exception):
@@ -69,3 +75,12 @@ def reader(dag_id: str) -> Callable[..., BaseUser]:
 def actor(dag_id: str) -> Callable[..., BaseUser]:
     """A signed-in user who may trigger ``dag_id`` (create a DAG run)."""
     return _allowed("POST", dag_id, DagAccessEntity.RUN)
+
+
+def may(request: Request, user: BaseUser, dag_id: str) -> bool:
+    """Whether ``user`` may trigger ``dag_id``: for a part of a page (the risk class), not a whole route."""
+    try:
+        requires_access_dag("POST", DagAccessEntity.RUN, param_dag_id=dag_id)(request, user)  # type: ignore[arg-type]
+    except HTTPException:
+        return False
+    return True

@@ -8,10 +8,11 @@ from airflow.api_fastapi.auth.managers.models.base_user import BaseUser
 from fastapi import APIRouter, Depends, HTTPException, Query, Request
 from fastapi.responses import HTMLResponse
 
+from gateway.credit.risk.service import risk_history
 from gateway.entity_profile import profile, records_page, search
 from gateway.paging import Page
 from gateway.schema import load_record_types
-from gateway_pages.access import DELIVERY_DAG, reader
+from gateway_pages.access import CREDIT_DAG, DELIVERY_DAG, may, reader
 from gateway_pages.context import settings_of
 from gateway_pages.rendering import page
 
@@ -46,6 +47,7 @@ def entity(
     if found is None:
         raise HTTPException(404, "没有这个市场主体")
     records = records_page(settings, entity_id, record_types, record_type or None, page_no)
+    risk = risk_history(settings, entity_id) if may(request, user, CREDIT_DAG) else None
     return page(
         request,
         "entity.html",
@@ -54,4 +56,5 @@ def entity(
         profile=found,
         records=records,
         record_type=record_type or "",
+        risk=risk,
     )

@@ -313,6 +313,27 @@ def test_an_entity_is_found_by_code_or_name_with_its_records(
     assert "显示全部类型" in one_type and "忻页测罚〔2026〕2号" in one_type
 
 
+def test_the_risk_class_is_shown_only_to_supervising_staff(
+    client: Client, world_copy: Settings, shows: Callable[[Settings], None]
+) -> None:
+    """Internal: a reader sees the entity and nothing of its class; a user who may run credit_classify sees
+    the class per month and the records behind the latest one's points."""
+    from gateway.credit.risk.service import run
+
+    run(world_copy, "2026-11")
+    shows(world_copy)
+    found = client("viewer").get("/gateway/entities", params={"q": "91140902MA0K2B3C30"}).text
+    link = re.search(r'href="(/gateway/entities/\d+)">忻州市晋北商贸有限公司</a>', found)
+    assert link is not None, found[-2000:]
+    seen_by_reader = client("viewer").get(link.group(1)).text
+    assert "关联的记录（按类型与来源）" in seen_by_reader
+    assert "信用风险分类" not in seen_by_reader and "扣分" not in seen_by_reader
+    seen_by_staff = client("clerk").get(link.group(1)).text
+    assert "信用风险分类（内部使用，不对外公开）" in seen_by_staff
+    assert re.search(r"<td>2026-11</td>\s*<td>[ABCD] 信用风险", seen_by_staff)
+    assert "行政处罚（近三年）" in seen_by_staff  # the sample's penalties about this entity cost it points
+
+
 # ------------------------------------------------------------------------------------------- actions
 
 

@@ -142,7 +142,7 @@ def score(
     vetoed: dict[str, int] = {}
     veto_evidence = [evidence]
     for rule in model.vetoes:
-        hits = facts.without(facts.records(conn, [rule.record_type]), repaired)
+        hits = facts.without(facts.records(conn, [rule.record_type], origin=False), repaired)
         forced = pa.scalar(CLASSES.index(rule.cls), pa.int8())
         applies = pc.and_(pc.is_in(ids, value_set=hits["entity_id"].unique()), pc.less(final, forced))
         vetoed[rule.id] = int(pc.sum(pc.cast(applies, pa.int64())).as_py() or 0)

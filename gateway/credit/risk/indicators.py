@@ -111,7 +111,7 @@ def compute(
         result = _related(conn, indicator, repaired)
     else:
         fields = [f for f in (indicator.date_field, indicator.where.field if indicator.where else None) if f]
-        table = facts.without(facts.records(conn, [indicator.record_type], fields), repaired)
+        table = facts.without(facts.records(conn, [indicator.record_type], fields, origin=False), repaired)
         table = _matching(indicator, table)
         if indicator.kind == "expired":
             result = _expired(indicator, table, as_of, counted)
@@ -145,11 +145,11 @@ def _related(conn: Connection, indicator: Indicator, repaired: pa.Array) -> pa.T
     """Entities linked by the same value of ``via`` (the legal representative) to an entity with a bad
     record: a point charge per bad record of each other linked entity, the bad record as evidence."""
     assert indicator.via_field is not None  # checked when the model was loaded
-    links = facts.records(conn, [indicator.record_type], [indicator.via_field])
+    links = facts.records(conn, [indicator.record_type], [indicator.via_field], origin=False)
     link = pc.utf8_trim_whitespace(pc.fill_null(links[indicator.via_field], ""))
     links = pa.table({"entity_id": links["entity_id"], "link": link}).filter(pc.not_equal(link, ""))
     links = links.group_by(["entity_id", "link"]).aggregate([])
-    bad = facts.without(facts.records(conn, indicator.bad_record_types), repaired)
+    bad = facts.without(facts.records(conn, indicator.bad_record_types, origin=False), repaired)
     bad = pa.table({"bad_entity_id": bad["entity_id"], "record_id": bad["record_id"]})
     bad_links = bad.join(links.rename_columns(["bad_entity_id", "link"]), "bad_entity_id", join_type="inner")
     pairs = links.join(bad_links, "link", join_type="inner")

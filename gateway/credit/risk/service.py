@@ -20,6 +20,7 @@ from gateway.credit.risk.tables import credit_class, credit_run
 from gateway.schema import load_record_types
 from gateway.settings import Settings
 from gateway.store.db import engine_for
+from gateway.store.tables import record
 
 REPAIRS_FILE = "repairs.yaml"
 
@@ -119,3 +120,51 @@ def current_classes(conn: Connection) -> dict[int, str]:
         select(credit_class.c.entity_id, credit_class.c["class"]).where(credit_class.c.run_id == run_id)
     )
     return {int(entity_id): cls for entity_id, cls in rows}
+
+
+@dataclass(frozen=True)
+class EvidenceLine:
+    label: str  # the indicator's label, or 否决：<veto label>
+    record_type: str
+    natural_key: str
+    points: float  # 0 for a record that forced the class through a veto
+
+
+@dataclass(frozen=True)
+class RiskView:
+    """An entity's class for a person: the months, newest first, and the latest month explained."""
+
+    months: list[ClassRow]
+    dimension_labels: dict[str, str]
+    class_labels: dict[str, str]
+    latest_evidence: list[EvidenceLine]
+
+
+def risk_history(settings: Settings, entity_id: int, months: int = 12) -> RiskView | None:
+    """The class history of an entity with the latest month's evidence named by record; None when it was
+    never classified. Internal: the caller checks the viewer's role first."""
+    model = model_for(settings)
+    labels = {i.id: i.label for i in model.indicators} | {
+        f"veto:{v.id}": f"否决：{v.label}" for v in model.vetoes
+    }
+    with engine_for(settings.database_url).connect() as conn:
+        rows = history(conn, entity_id)[:months]
+        if not rows:
+            return None
+        ids = [record_id for _, record_id, _ in rows[0].evidence]
+        named = {
+            r.id: (r.record_type, r.natural_key)
+            for r in conn.execute(
+                select(record.c.id, record.c.record_type, record.c.natural_key).where(record.c.id.in_(ids))
+            )
+        }
+    evidence = [
+        EvidenceLine(labels.get(indicator, indicator), *named.get(record_id, ("", f"#{record_id}")), points)
+        for indicator, record_id, points in rows[0].evidence
+    ]
+    return RiskView(
+        rows,
+        {d.id: d.label for d in model.dimensions},
+        {c.cls: c.label for c in model.classes},
+        evidence,
+    )
