@@ -44,8 +44,8 @@ def _retention(env: Mapping[str, str], name: str, default: float | None) -> floa
     return number
 
 
-# The credit package's configuration (risk model, warning rules, draw ratios, holiday calendar): shipped in the
-# package, replaced as a whole by GATEWAY_CREDIT_DIR (docs/credit.md).
+# The credit package's configuration (risk model, warning rules, draw ratios, holiday calendar): shipped
+# in the package, replaced as a whole by GATEWAY_CREDIT_DIR (docs/credit.md).
 CREDIT_DEFAULTS = Path(__file__).resolve().parent / "credit" / "config"
 
 

@@ -36,6 +36,7 @@ def test_no_import_errors(dagbag) -> None:  # type: ignore[no-untyped-def]
         "gateway_maintenance",
         "gateway_replay",
         "credit_classify",
+        "credit_warnings",
     }
 
 
@@ -48,6 +49,7 @@ WRITERS = {
     "gateway_maintenance": {"landing", "outbox", "receipts", "vacuum"},
     "gateway_replay": {"replay"},
     "credit_classify": {"classify"},
+    "credit_warnings": {"raise_warnings"},
     **{dag_id: {"pull", "process"} for dag_id in PULLED},
 }
 

@@ -26,6 +26,17 @@ app = typer.Typer(
 console = Console(soft_wrap=True)
 
 
+def _mount_parts() -> None:
+    """The warnings and the draws are parts of credit supervision: `gateway credit warnings …`, `gateway
+    credit draws …`."""
+    from gateway.credit.warnings.cli import app as warnings_app
+
+    app.add_typer(warnings_app, name="warnings")
+
+
+_mount_parts()
+
+
 def _as_of(value: str | None) -> date | None:
     if value is None:
         return None
