@@ -37,6 +37,8 @@ def test_no_import_errors(dagbag) -> None:  # type: ignore[no-untyped-def]
         "gateway_replay",
         "credit_classify",
         "credit_warnings",
+        "double_random_draw",
+        "double_random_results",
     }
 
 
@@ -50,6 +52,7 @@ WRITERS = {
     "gateway_replay": {"replay"},
     "credit_classify": {"classify"},
     "credit_warnings": {"raise_warnings"},
+    "double_random_draw": {"draw"},
     **{dag_id: {"pull", "process"} for dag_id in PULLED},
 }
 

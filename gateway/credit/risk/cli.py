@@ -29,9 +29,11 @@ console = Console(soft_wrap=True)
 def _mount_parts() -> None:
     """The warnings and the draws are parts of credit supervision: `gateway credit warnings …`, `gateway
     credit draws …`."""
+    from gateway.credit.draws.cli import app as draws_app
     from gateway.credit.warnings.cli import app as warnings_app
 
     app.add_typer(warnings_app, name="warnings")
+    app.add_typer(draws_app, name="draws")
 
 
 _mount_parts()
