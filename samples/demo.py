@@ -278,6 +278,9 @@ def run_demo(settings: Settings, console: Console, *, keep_hub: bool = False) ->
         console.print(f"[red]demo failed:[/] {exc}")
         return 1
     summarize(settings, since, console)
+    from samples.credit_demo import run_credit
+
+    run_credit(settings, console)
     console.print(f"[dim]logs: {_rel(str(log_dir))}; done in {time.monotonic() - began:.1f}s[/]")
     return 0
 

@@ -1,5 +1,6 @@
 """`make demo` three times in a row, as a new user would try it: each run succeeds, the first delivers
-everything, and the second and third change nothing at the hub and say so."""
+everything, and the second and third change nothing at the hub and say so. The credit step grades the
+entities, raises warnings and draws once, verified; later runs raise nothing new and re-verify that draw."""
 
 from __future__ import annotations
 
@@ -38,7 +39,15 @@ def test_the_demo_three_times_in_a_row(tmp_path: Path) -> None:
     assert first["batches"]["accepted"] >= 10 and first["batches"]["rejected"] == 0
     assert first["records"]["total"] > 250
     assert second == first and third == first
+    assert "credit risk classes (信用风险分类, internal)" in outputs[0]
+    assert "task XZ-2026-SJ-001 drawn now" in outputs[0]
+    assert "信用风险分类下降" not in outputs[0]  # the first classification has no earlier run to move from
+    for text in outputs:
+        assert "verified: the draw re-runs to the same result and its signature holds" in text
     for text in outputs[1:]:
+        assert "early warnings (风险预警): 0 raised today" in text
+        assert "moved since the previous run: 0" in text
+        assert "task XZ-2026-SJ-001 was drawn before" in text
         assert "nothing new to send" in text
         assert "nothing new from" in text  # every pulled source: no unit landed
         assert "重复" in text  # the dropped samples are answered as duplicates

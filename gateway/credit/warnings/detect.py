@@ -372,7 +372,9 @@ def class_drop(rule: Rule, f: Facts) -> Found:
         pa.table({"entity_id": pa.array([], pa.int64()), "group": pa.array([], pa.string())}),
         pa.table({c: pa.array([], pa.string()) for c in EVIDENCE_BASE}),
     )
-    if not runs:
+    if len(runs) < 2:
+        # The first classification has nothing to compare with: every C and D would be "a move", which is
+        # not news to anyone. From the second run on, an entity absent before (newly registered) counts.
         return empty
     latest = _classes(f.conn, runs[0].id)
     previous = _classes(f.conn, runs[1].id) if len(runs) > 1 else _classes(f.conn, None)

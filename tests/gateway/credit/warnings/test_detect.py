@@ -134,3 +134,15 @@ def test_helpers() -> None:
     assert within(dates, date(2026, 6, 1), date(2026, 6, 30)).to_pylist() == [True, False, False, False]
     assert months_before(date(2026, 5, 31), 3) == date(2026, 2, 28)
     assert normalised(pa.array(["和平街１号（东）", "和平街1号(东) "])).to_pylist() == ["和平街1号东"] * 2
+
+
+def test_the_first_classification_raises_no_class_drop(credit_settings: Settings) -> None:
+    """With one run there is nothing to compare with: its C and D are not moves (the demo's first run)."""
+    from tests.gateway.credit.warnings.seed import Seed
+
+    with engine_for(credit_settings.database_url).begin() as conn:
+        seed = Seed(conn)
+        low = seed.entity("91140900MA0K00001A")
+        seed.run("2026-04", AS_OF.replace(month=4, day=30), {low: "D"})
+    raise_warnings(credit_settings, AS_OF)
+    assert warnings_of(credit_settings, "class_drop") == []
