@@ -12,7 +12,9 @@ unchanged. The pages are views of what the gateway's DAGs do, and each is guarde
 * dropping a file (it is ingested at once, as a run of ``department_files`` would): permission to trigger
   ``department_files`` (create a DAG run);
 * resolving a queue entry or retrying a batch (both send records to the hub, as a delivery run does):
-  permission to trigger ``deliver_to_province``.
+  permission to trigger ``deliver_to_province``;
+* reading the early warnings and exporting them: read access to ``credit_warnings``; acknowledging, handling
+  or dismissing one: permission to trigger ``credit_warnings``.
 
 Checking a file stores nothing and needs read access only.
 
@@ -36,6 +38,7 @@ from fastapi.security import HTTPAuthorizationCredentials
 INGEST_DAG = "department_files"
 DELIVERY_DAG = "deliver_to_province"
 CREDIT_DAG = "credit_classify"
+WARNINGS_DAG = "credit_warnings"
 
 
 class NotSignedIn(Exception):

@@ -9,14 +9,17 @@ Airflow home with the same dags/ and plugins/, and that one is used; alone, thes
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
+from fastapi import FastAPI
+from fastapi.testclient import TestClient
 
 from gateway.settings import Settings
 from tests.paths import REPO_ROOT
@@ -97,3 +100,59 @@ def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
     taken = sorted(p for p in SCREENSHOTS.glob("*.png") if p.stat().st_mtime >= _STARTED)
     if taken:
         terminalreporter.write_line(f"pages: {len(taken)} screenshots in {SCREENSHOTS}")
+
+
+# ------------------------------------------------------------------------------ the pages in a test client
+# Airflow's own init_plugins and init_auth_manager on a bare app: the pages as the API server mounts them.
+Client = Callable[[str | None], TestClient]
+_CSRF = re.compile(r'name="csrf_token" value="([^"]+)"')
+
+
+@pytest.fixture(scope="module")
+def airflow_app(airflow_home: Path) -> FastAPI:
+    from airflow.api_fastapi.app import init_auth_manager, init_plugins
+
+    app = FastAPI()
+    init_plugins(app)
+    init_auth_manager(app)
+    return app
+
+
+@pytest.fixture
+def client(airflow_app: FastAPI) -> Iterator[Client]:
+    """A browser of its own, logged in as the user named (None: nobody)."""
+    from airflow.api_fastapi.app import get_auth_manager
+    from airflow.api_fastapi.auth.managers.simple.user import SimpleAuthManagerUser
+
+    made: list[TestClient] = []
+
+    def make(user: str | None) -> TestClient:
+        browser = TestClient(airflow_app, follow_redirects=False)
+        if user is not None:
+            jwt = get_auth_manager().generate_jwt(SimpleAuthManagerUser(username=user, role=USERS[user]))
+            browser.cookies.set("_token", jwt)
+        made.append(browser)
+        return browser
+
+    yield make
+    for browser in made:
+        browser.close()
+
+
+@pytest.fixture
+def shows(pages_env: pytest.MonkeyPatch) -> Callable[[Settings], None]:
+    """Point the pages at a world (through GATEWAY_* variables, as gateway_settings reads them)."""
+
+    def point(settings: Settings) -> None:
+        for name, value in gateway_env(settings).items():
+            pages_env.setenv(name, value)
+
+    return point
+
+
+def csrf_of(browser: TestClient, path: str) -> str:
+    page = browser.get(path)
+    assert page.status_code == 200, page.text[:500]
+    found = _CSRF.search(page.text)
+    assert found is not None, "no form on " + path
+    return found.group(1)

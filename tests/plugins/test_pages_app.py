@@ -10,19 +10,16 @@ full API (some 600 routes) is left out to keep this module fast; the browser tes
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Iterator
-from pathlib import Path
+from collections.abc import Callable
 
-import pytest
 from fastapi import FastAPI
-from fastapi.testclient import TestClient
 from sqlalchemy import func, select
 
 from gateway.settings import Settings
 from gateway.store.db import engine_for
 from gateway.store.tables import delivery_batch, resolution_queue, source_file
 from tests.plugins import world
-from tests.plugins.conftest import USERS, gateway_env
+from tests.plugins.conftest import Client, csrf_of
 
 PAGES = (
     "/gateway/departments",
@@ -32,60 +29,6 @@ PAGES = (
     "/gateway/deliveries?status=dead",
     "/gateway/entities?q=忻州",
 )
-_CSRF = re.compile(r'name="csrf_token" value="([^"]+)"')
-
-
-@pytest.fixture(scope="module")
-def airflow_app(airflow_home: Path) -> FastAPI:
-    from airflow.api_fastapi.app import init_auth_manager, init_plugins
-
-    app = FastAPI()
-    init_plugins(app)
-    init_auth_manager(app)
-    return app
-
-
-Client = Callable[[str | None], TestClient]
-
-
-@pytest.fixture
-def client(airflow_app: FastAPI) -> Iterator[Client]:
-    """A browser of its own, logged in as the user named (None: nobody)."""
-    from airflow.api_fastapi.app import get_auth_manager
-    from airflow.api_fastapi.auth.managers.simple.user import SimpleAuthManagerUser
-
-    made: list[TestClient] = []
-
-    def make(user: str | None) -> TestClient:
-        browser = TestClient(airflow_app, follow_redirects=False)
-        if user is not None:
-            jwt = get_auth_manager().generate_jwt(SimpleAuthManagerUser(username=user, role=USERS[user]))
-            browser.cookies.set("_token", jwt)
-        made.append(browser)
-        return browser
-
-    yield make
-    for browser in made:
-        browser.close()
-
-
-@pytest.fixture
-def shows(pages_env: pytest.MonkeyPatch) -> Callable[[Settings], None]:
-    """Point the pages at a world (through GATEWAY_* variables, as gateway_settings reads them)."""
-
-    def point(settings: Settings) -> None:
-        for name, value in gateway_env(settings).items():
-            pages_env.setenv(name, value)
-
-    return point
-
-
-def csrf_of(browser: TestClient, path: str) -> str:
-    page = browser.get(path)
-    assert page.status_code == 200, page.text[:500]
-    found = _CSRF.search(page.text)
-    assert found is not None, "no form on " + path
-    return found.group(1)
 
 
 def batch_status(settings: Settings, batch_id: str) -> str:
@@ -347,7 +290,7 @@ def test_resolving_from_the_queue_attaches_the_record(
     assert world.CANDIDATE_USCC in queue and "名称相近" in queue
     action = re.search(r'action="(/gateway/queue/(\d+)/resolve)"', queue)
     assert action is not None
-    token = _CSRF.search(queue).group(1)  # type: ignore[union-attr]
+    token = csrf_of(clerk, "/gateway/queue")
     done = clerk.post(
         action.group(1), data={"csrf_token": token, "candidate": world.CANDIDATE_USCC, "page": "1"}
     )

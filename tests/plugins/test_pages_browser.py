@@ -192,6 +192,7 @@ def test_the_pages_in_airflows_menu_and_frame(server: str, driver: WebDriver) ->
         "/gateway/queue",
         "/gateway/deliveries",
         "/gateway/entities",
+        "/gateway/warnings",
     ]
     assert ours["fastapi_apps"][0]["url_prefix"] == "/gateway"
     driver.get(f"{server}/plugin/gateway-deliveries")
