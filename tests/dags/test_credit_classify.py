@@ -14,7 +14,7 @@ from gateway.credit.risk.tables import credit_run
 from gateway.settings import Settings
 from gateway.store.db import engine_for, migrate
 from tests.dags.dagrun import ROOT
-from tests.gateway.credit.risk.store_rows import Store
+from tests.gateway.credit.seed import Seed
 
 pytestmark = pytest.mark.e2e
 
@@ -25,11 +25,11 @@ def home(tmp_path: Path, airflow_db: Path, monkeypatch: pytest.MonkeyPatch) -> I
     settings.ensure_dirs()
     migrate(settings.database_url)
     with engine_for(settings.database_url).begin() as conn:
-        store = Store(conn)
-        store.entity("91140900MA0K00001A")
-        listed = store.entity("91140900MA0K00002B")
+        store = Seed(conn)
+        store.entity("91140900MA0K00001A", "91140900MA0K00001A")
+        listed = store.entity("91140900MA0K00002B", "91140900MA0K00002B")
         store.record(listed, "serious_dishonesty", "SXMD-2", {"LIST_ID": "SXMD-2", "ABNTIME": "2026-03-01"})
-        store.entity("92140900MA0K00003C")  # a sole trader: out of scope
+        store.entity("92140900MA0K00003C", "92140900MA0K00003C")  # a sole trader: out of scope
     monkeypatch.setenv("GATEWAY_HOME", str(settings.home))
     monkeypatch.delenv("GATEWAY_DATABASE_URL", raising=False)
     yield settings

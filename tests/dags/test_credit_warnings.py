@@ -12,8 +12,8 @@ from sqlalchemy import func, select
 from gateway.credit.warnings.tables import credit_warning
 from gateway.settings import Settings
 from gateway.store.db import engine_for, migrate
+from tests.gateway.credit.seed import Seed
 from tests.gateway.credit.warnings.city import build_city, credit_dir
-from tests.gateway.credit.warnings.seed import Seed
 
 ROOT = Path(__file__).resolve().parents[2]
 DAG_FILE = ROOT / "dags" / "credit_warnings.py"

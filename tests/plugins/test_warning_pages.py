@@ -26,9 +26,9 @@ from gateway.credit.warnings.raising import raise_warnings, rules_of
 from gateway.credit.warnings.tables import credit_warning, credit_warning_event
 from gateway.settings import Settings
 from gateway.store.db import engine_for
+from tests.gateway.credit.seed import AS_OF as CITY_AS_OF
+from tests.gateway.credit.seed import Seed
 from tests.gateway.credit.warnings.city import build_city
-from tests.gateway.credit.warnings.seed import AS_OF as CITY_AS_OF
-from tests.gateway.credit.warnings.seed import Seed
 from tests.plugins.conftest import Client, csrf_of
 
 AS_OF = date(2026, 11, 1)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
-from datetime import UTC, date, datetime
+from datetime import date
 from pathlib import Path
 
 import pytest
@@ -19,7 +19,7 @@ from gateway.schema import load_record_types
 from gateway.settings import CREDIT_DEFAULTS
 from gateway.store.db import engine_for
 from gateway.store.tables import metadata as store_metadata
-from tests.gateway.credit.risk.store_rows import Store
+from tests.gateway.credit.seed import Seed
 
 AS_OF = date(2026, 11, 30)
 ROOT = Path(__file__).resolve().parents[4]
@@ -54,15 +54,15 @@ def _run(conn: Connection, model: RiskModel, as_of: date = AS_OF) -> dict[int, d
     }
 
 
-def _penalty(store: Store, entity_id: int, number: str, day: str) -> int:
+def _penalty(store: Seed, entity_id: int, number: str, day: str) -> int:
     return store.record(
         entity_id, "admin_penalty", f"11140900MB0000000X|{number}", {"CF_WSH": number, "CF_JDRQ": day}
     )
 
 
 def test_an_entity_without_records_is_a_with_every_dimension_full(conn: Connection, model: RiskModel) -> None:
-    store = Store(conn)
-    clean = store.entity("91140900MA0K00001A")
+    store = Seed(conn)
+    clean = store.entity("91140900MA0K00001A", "91140900MA0K00001A")
     got = _run(conn, model)[clean]
     assert got["class"] == "A" and got["score"] == 100.0 and got["veto"] is None
     assert got["dimensions"] == {"basic": 10, "dynamic": 20, "supervision": 45, "related": 10, "social": 15}
@@ -70,14 +70,14 @@ def test_an_entity_without_records_is_a_with_every_dimension_full(conn: Connecti
 
 
 def test_penalties_cost_points_with_decay_cap_and_window(conn: Connection, model: RiskModel) -> None:
-    store = Store(conn)
-    two_new = store.entity("91140900MA0K00002B")
+    store = Seed(conn)
+    two_new = store.entity("91140900MA0K00002B", "91140900MA0K00002B")
     fresh = [_penalty(store, two_new, f"忻市监罚〔2026〕{n}号", "2026-11-30") for n in (1, 2)]
-    old = store.entity("91140900MA0K00003C")
+    old = store.entity("91140900MA0K00003C", "91140900MA0K00003C")
     year_old = _penalty(store, old, "忻市监罚〔2025〕9号", "2025-11-30")  # one half-life: 4 of 8 points
     _penalty(store, old, "忻市监罚〔2022〕9号", "2022-11-01")  # outside the three-year window
     _penalty(store, old, "忻市监罚〔2027〕1号", "2026-12-15")  # after as_of: it did not exist yet
-    many = store.entity("91140900MA0K00004D")
+    many = store.entity("91140900MA0K00004D", "91140900MA0K00004D")
     four = [_penalty(store, many, f"忻市监罚〔2026〕{n}号", "2026-11-30") for n in (11, 12, 13, 14)]
 
     got = _run(conn, model)
@@ -90,12 +90,12 @@ def test_penalties_cost_points_with_decay_cap_and_window(conn: Connection, model
 
 
 def test_a_veto_forces_d_whatever_the_score(conn: Connection, model: RiskModel) -> None:
-    store = Store(conn)
-    listed = store.entity("91140900MA0K00005E")
+    store = Seed(conn)
+    listed = store.entity("91140900MA0K00005E", "91140900MA0K00005E")
     listing = store.record(
         listed, "serious_dishonesty", "SXMD-1", {"LIST_ID": "SXMD-1", "ABNTIME": "2026-05-01"}
     )
-    debtor = store.entity("91140900MA0K00006F")
+    debtor = store.entity("91140900MA0K00006F", "91140900MA0K00006F")
     store.record(
         debtor, "dishonest_debtor", "c|1|x", {"caseCode": "(2026)晋09执1号", "regDate": "2026-01-05"}
     )
@@ -110,14 +110,13 @@ def test_a_veto_forces_d_whatever_the_score(conn: Connection, model: RiskModel) 
 
 
 def test_a_repaired_or_withdrawn_record_no_longer_counts(conn: Connection, model: RiskModel) -> None:
-    store = Store(conn)
-    repaired = store.entity("91140900MA0K00007G")
+    store = Seed(conn)
+    repaired = store.entity("91140900MA0K00007G", "91140900MA0K00007G")
     _penalty(store, repaired, "忻环罚〔2026〕5号", "2026-10-01")
-    refused = store.entity("91140900MA0K00008H")
+    refused = store.entity("91140900MA0K00008H", "91140900MA0K00008H")
     kept = _penalty(store, refused, "忻环罚〔2026〕6号", "2026-10-01")
-    withdrawn = store.entity("91140900MA0K00009J")
-    gone = store.record(withdrawn, "serious_dishonesty", "SXMD-9", {"LIST_ID": "SXMD-9"})
-    store.withdraw(gone)
+    withdrawn = store.entity("91140900MA0K00009J", "91140900MA0K00009J")
+    store.record(withdrawn, "serious_dishonesty", "SXMD-9", {"LIST_ID": "SXMD-9"}, status="withdrawn")
     before = _run(conn, model)
     assert len(before[repaired]["evidence"]) == 1 and before[repaired]["score"] < 100
     assert before[withdrawn]["class"] == "A" and before[withdrawn]["evidence"] == []
@@ -140,31 +139,33 @@ def test_a_repaired_or_withdrawn_record_no_longer_counts(conn: Connection, model
 
 
 def test_scope_is_enterprises_by_uscc(conn: Connection, model: RiskModel) -> None:
-    store = Store(conn)
-    company = store.entity("91140900MA0K00010K")
-    sole_trader = store.entity("92140900MA0K00011L")
-    cooperative = store.entity("93140900MA0K00012M")
+    store = Seed(conn)
+    company = store.entity("91140900MA0K00010K", "91140900MA0K00010K")
+    sole_trader = store.entity("92140900MA0K00011L", "92140900MA0K00011L")
+    cooperative = store.entity("93140900MA0K00012M", "93140900MA0K00012M")
     got = _run(conn, model)
     assert company in got and sole_trader not in got and cooperative not in got
 
 
 def test_related_changes_and_expired_licences(conn: Connection, model: RiskModel) -> None:
-    store = Store(conn)
-    good = store.entity("91140900MA0K00013N")
-    bad = store.entity("91140900MA0K00014P")
+    store = Seed(conn)
+    good = store.entity("91140900MA0K00013N", "91140900MA0K00013N")
+    bad = store.entity("91140900MA0K00014P", "91140900MA0K00014P")
     store.record(good, "market_entity", "P1", {"NAME": "张三", "ESTDATE": "2010-01-01"})
     store.record(bad, "market_entity", "P2", {"NAME": " 张三 ", "ESTDATE": "2012-01-01"})
     listing = store.record(bad, "serious_dishonesty", "SXMD-14", {"LIST_ID": "SXMD-14"})
-    moving = store.entity("91140900MA0K00015Q")
+    moving = store.entity("91140900MA0K00015Q", "91140900MA0K00015Q")
     registration = store.record(
         moving,
         "market_entity",
         "P3",
         {"NAME": "李四", "ESTDATE": "2015-01-01"},
-        versions=3,
-        stored_at=datetime(2026, 9, 1, tzinfo=UTC),
     )
-    licensed = store.entity("91140900MA0K00016R")
+    for version in (2, 3):  # two updates of its registration, both within the year before as_of
+        store.new_version(
+            registration, version, {"NAME": "李四", "ESTDATE": "2015-01-01", "DOM": f"地址{version}"}
+        )
+    licensed = store.entity("91140900MA0K00016R", "91140900MA0K00016R")
     licence = store.record(licensed, "admin_license", "L1", {"XK_YXQZI": "2026-06-30"})
     store.record(licensed, "admin_license", "L2", {"XK_YXQZI": "2027-06-30"})
 
@@ -180,9 +181,9 @@ def test_related_changes_and_expired_licences(conn: Connection, model: RiskModel
 
 
 def test_runs_keep_history_and_count_moves(conn: Connection, model: RiskModel) -> None:
-    store = Store(conn)
-    steady = store.entity("91140900MA0K00017T")
-    falling = store.entity("91140900MA0K00018U")
+    store = Seed(conn)
+    steady = store.entity("91140900MA0K00017T", "91140900MA0K00017T")
+    falling = store.entity("91140900MA0K00018U", "91140900MA0K00018U")
     first = classify(conn, model, "2026-10", date(2026, 10, 31), [])
     assert first.moves == {"new->A": 2}
     store.record(falling, "serious_dishonesty", "SXMD-18", {"LIST_ID": "SXMD-18"})
@@ -198,8 +199,8 @@ def test_runs_keep_history_and_count_moves(conn: Connection, model: RiskModel) -
 
 
 def test_classifying_writes_no_table_of_the_store(conn: Connection, model: RiskModel) -> None:
-    store = Store(conn)
-    target = store.entity("91140900MA0K00019V")
+    store = Seed(conn)
+    target = store.entity("91140900MA0K00019V", "91140900MA0K00019V")
     _penalty(store, target, "忻市监罚〔2026〕77号", "2026-11-01")
 
     def snapshot() -> dict[str, list[tuple[object, ...]]]:

@@ -10,7 +10,7 @@ from typer.testing import CliRunner
 from gateway.credit.risk.cli import app
 from gateway.settings import Settings
 from gateway.store.db import engine_for
-from tests.gateway.credit.risk.store_rows import Store
+from tests.gateway.credit.seed import Seed
 
 
 @pytest.fixture
@@ -18,15 +18,15 @@ def cli_settings(settings: Settings, monkeypatch: pytest.MonkeyPatch) -> Setting
     monkeypatch.setenv("GATEWAY_HOME", str(settings.home))
     monkeypatch.setenv("GATEWAY_DATABASE_URL", settings.database_url)
     with engine_for(settings.database_url).begin() as conn:
-        store = Store(conn)
-        penalised = store.entity("91140900MA0K00001A", "忻州市示例商贸有限公司")
+        store = Seed(conn)
+        penalised = store.entity("忻州市示例商贸有限公司", "91140900MA0K00001A")
         store.record(
             penalised,
             "admin_penalty",
             "k|忻市监罚〔2026〕3号",
             {"CF_WSH": "忻市监罚〔2026〕3号", "CF_JDRQ": "2026-10-31"},
         )
-        store.entity("91140900MA0K00002B", "忻州市另一家有限公司")
+        store.entity("忻州市另一家有限公司", "91140900MA0K00002B")
     return settings
 
 

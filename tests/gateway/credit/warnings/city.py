@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from gateway.settings import CREDIT_DEFAULTS
-from tests.gateway.credit.warnings.seed import AS_OF, Seed, market_entity, penalty
+from tests.gateway.credit.seed import AS_OF, Seed, market_entity, penalty
 
 # The shipped rules' kinds with thresholds small enough for a handful of records.
 RULES = """

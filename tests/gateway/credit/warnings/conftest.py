@@ -10,8 +10,8 @@ import pytest
 
 from gateway.settings import Settings
 from gateway.store.db import engine_for
+from tests.gateway.credit.seed import Seed
 from tests.gateway.credit.warnings.city import build_city, credit_dir
-from tests.gateway.credit.warnings.seed import Seed
 
 
 @pytest.fixture

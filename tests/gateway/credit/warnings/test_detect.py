@@ -16,7 +16,7 @@ from gateway.credit.warnings.raising import raise_warnings
 from gateway.credit.warnings.tables import credit_warning
 from gateway.settings import Settings
 from gateway.store.db import engine_for
-from tests.gateway.credit.warnings.seed import AS_OF
+from tests.gateway.credit.seed import AS_OF
 
 
 def warnings_of(settings: Settings, rule_id: str) -> list[dict[str, Any]]:
@@ -138,7 +138,7 @@ def test_helpers() -> None:
 
 def test_the_first_classification_raises_no_class_drop(credit_settings: Settings) -> None:
     """With one run there is nothing to compare with: its C and D are not moves (the demo's first run)."""
-    from tests.gateway.credit.warnings.seed import Seed
+    from tests.gateway.credit.seed import Seed
 
     with engine_for(credit_settings.database_url).begin() as conn:
         seed = Seed(conn)

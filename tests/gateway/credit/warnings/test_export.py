@@ -15,7 +15,7 @@ from gateway.credit.warnings.raising import raise_warnings, rules_of
 from gateway.credit.warnings.states import change_state
 from gateway.settings import Settings
 from gateway.store.db import engine_for
-from tests.gateway.credit.warnings.seed import AS_OF
+from tests.gateway.credit.seed import AS_OF
 from tests.gateway.credit.warnings.test_states import first_of
 
 LABELS = {"admin_penalty": "行政处罚", "admin_license": "行政许可"}

@@ -15,7 +15,7 @@ from gateway.credit.warnings.raising import raise_warnings, today
 from gateway.credit.warnings.tables import credit_warning, credit_warning_event
 from gateway.settings import Settings
 from gateway.store.db import engine_for
-from tests.gateway.credit.warnings.seed import AS_OF, Seed, penalty
+from tests.gateway.credit.seed import AS_OF, Seed, penalty
 from tests.gateway.credit.warnings.test_detect import warnings_of
 
 

@@ -12,7 +12,7 @@ from gateway.credit.warnings.raising import raise_warnings
 from gateway.credit.warnings.states import TransitionError, change_state
 from gateway.settings import Settings
 from gateway.store.db import engine_for
-from tests.gateway.credit.warnings.seed import AS_OF
+from tests.gateway.credit.seed import AS_OF
 
 
 def first_of(settings: Settings, rule_id: str) -> int:

@@ -1,6 +1,6 @@
-"""Rows in the store for the warnings' tests: entities and the current versions of their records, the way
-intake leaves them (record + record_version with the payload, from a source_file of a department), and the
-risk runs the class_drop rule compares."""
+"""Rows in the store for the credit tests: entities and the current versions of their records, the way
+intake leaves them (record + record_version with the payload, from a source_file of a department), and risk
+runs with given classes (what the warnings' class_drop rule compares)."""
 
 from __future__ import annotations
 
@@ -47,9 +47,10 @@ class Seed:
             )
         return self.files[department]
 
-    def entity(self, name: str) -> int:
+    def entity(self, name: str, uscc: str | None = None) -> int:
+        """An entity named ``name``; its USCC is ``uscc`` or the next made-up enterprise code."""
         self._uscc += 1
-        uscc = f"91140900MA{self._uscc:07d}X"[:18]
+        uscc = uscc or f"91140900MA{self._uscc:07d}X"[:18]
         return int(
             self.conn.execute(
                 insert(entity)
