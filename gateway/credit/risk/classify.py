@@ -19,7 +19,7 @@ import pyarrow.compute as pc
 from sqlalchemy import Connection, func, insert, select, update
 
 from gateway.credit import facts
-from gateway.credit.risk.indicators import EVIDENCE, Counted, compute
+from gateway.credit.risk.indicators import EVIDENCE, Counted, compute, evidence_rows
 from gateway.credit.risk.model import CLASSES, RiskModel
 from gateway.credit.risk.tables import credit_class, credit_model, credit_run
 from gateway.store.bulk import bulk_insert
@@ -80,13 +80,16 @@ def _json_numbers(names: list[str], columns: list[pa.Array]) -> pa.Array:
     return pc.binary_join_element_wise("{", pc.binary_join_element_wise(*pieces, ","), "}", "")
 
 
-def _evidence_json(ids: pa.Array, evidence: pa.Table) -> pa.Array:
-    """Per entity: [[indicator, record_id, points], ...], in the order of ``ids``; '[]' for none."""
+def evidence_json(ids: pa.Array, evidence: pa.Table, names: list[str]) -> pa.Array:
+    """Per entity of ``ids``: [[indicator, record_id, points], ...], in the order of ``ids``; '[]' for
+    none. Called a slice of entities at a time (classify): the texts of a city's evidence at once would
+    take gigabytes."""
+    evidence = evidence.filter(pc.is_in(evidence["entity_id"], value_set=ids))
     if evidence.num_rows == 0:
         return pa.array(["[]"] * len(ids), pa.string())
     item = pc.binary_join_element_wise(
         '["',
-        evidence["indicator"],
+        pc.take(pa.array(names, pa.string()), evidence["code"]),
         '",',
         pc.cast(evidence["record_id"], pa.string()),
         ",",
@@ -101,26 +104,38 @@ def _evidence_json(ids: pa.Array, evidence: pa.Table) -> pa.Array:
     )
     joined = pc.binary_join(grouped["item_list"], ",")
     lists = pc.binary_join_element_wise("[", joined, "]", "")
-    return _aligned(ids, grouped["entity_id"], lists, "[]")
+    return _aligned(ids, grouped["entity_id"].combine_chunks(), lists.combine_chunks(), "[]")
 
 
-def score(
-    conn: Connection, model: RiskModel, as_of: date, repair_rules: list[facts.RepairRule]
-) -> tuple[pa.Table, Counted, dict[str, int], int]:
-    """Every entity in scope with its class, score, veto and explanation, as one Arrow table; the counts of
-    what the indicators saw; the entities each veto made worse; how many entities were out of scope."""
+@dataclass
+class Scored:
+    """Every entity in scope with its class, score, veto and scores per dimension (``table``), and the
+    evidence rows behind them (``evidence``), kept apart until they are written."""
+
+    table: pa.Table
+    evidence: pa.Table
+    counted: Counted
+    vetoed: dict[str, int]
+    out_of_scope: int
+
+
+def score(conn: Connection, model: RiskModel, as_of: date, repair_rules: list[facts.RepairRule]) -> Scored:
+    """Score every entity in scope and apply the vetoes."""
     everyone = facts.entities(conn)
     scoped = in_scope(model, everyone)
     ids = scoped["entity_id"].combine_chunks()
     repaired = facts.repaired(conn, repair_rules)["record_id"]
     counted = Counted()
-    parts = [compute(conn, indicator, as_of, repaired, counted) for indicator in model.indicators]
+    parts = []
+    for indicator in model.indicators:
+        found = compute(conn, indicator, as_of, repaired, counted)
+        parts.append(found.filter(pc.is_in(found["entity_id"], value_set=ids)))
     evidence = pa.concat_tables([EVIDENCE.empty_table(), *parts])
-    evidence = evidence.filter(pc.is_in(evidence["entity_id"], value_set=ids))
 
     dimension_scores = []
     for dimension in model.dimensions:
-        mine = evidence.filter(pc.equal(evidence["dimension"], dimension.id))
+        codes = pa.array([i.code for i in model.indicators if i.dimension == dimension.id], pa.int16())
+        mine = evidence.filter(pc.is_in(evidence["code"], value_set=codes))
         sums = mine.group_by("entity_id").aggregate([("points", "sum")])
         lost = pc.min_element_wise(
             _aligned(ids, sums["entity_id"].combine_chunks(), sums["points_sum"].combine_chunks(), 0.0),
@@ -141,7 +156,7 @@ def score(
     veto = pa.nulls(len(ids), pa.string())
     vetoed: dict[str, int] = {}
     veto_evidence = [evidence]
-    for rule in model.vetoes:
+    for number, rule in enumerate(model.vetoes):
         hits = facts.without(facts.records(conn, [rule.record_type], origin=False), repaired)
         forced = pa.scalar(CLASSES.index(rule.cls), pa.int8())
         applies = pc.and_(pc.is_in(ids, value_set=hits["entity_id"].unique()), pc.less(final, forced))
@@ -150,19 +165,10 @@ def score(
         veto = pc.if_else(applies, pa.scalar(rule.id), veto)
         # The records that forced the class are part of the explanation, at no points of their own.
         mine = hits.filter(pc.is_in(hits["entity_id"], value_set=ids.filter(applies)))
+        zero = pa.array([0.0] * mine.num_rows, pa.float64())
         veto_evidence.append(
-            pa.table(
-                {
-                    "entity_id": mine["entity_id"],
-                    "indicator": pa.array([f"veto:{rule.id}"] * mine.num_rows, pa.string()),
-                    "dimension": pa.array(["veto"] * mine.num_rows, pa.string()),
-                    "record_id": mine["record_id"],
-                    "points": pa.array([0.0] * mine.num_rows, pa.float64()),
-                },
-                schema=EVIDENCE,
-            )
+            evidence_rows(len(model.indicators) + number, mine["entity_id"], mine["record_id"], zero)
         )
-    evidence = pa.concat_tables(veto_evidence)
     classes = pa.array(CLASSES, pa.string())
     table = pa.table(
         {
@@ -174,10 +180,11 @@ def score(
             "dimensions": _json_numbers([d.id for d in model.dimensions], dimension_scores)
             if len(ids)
             else pa.array([], pa.string()),
-            "evidence": _evidence_json(ids, evidence),
         }
     )
-    return table, counted, vetoed, everyone.num_rows - scoped.num_rows
+    return Scored(
+        table, pa.concat_tables(veto_evidence), counted, vetoed, everyone.num_rows - scoped.num_rows
+    )
 
 
 def _remember_model(conn: Connection, model: RiskModel, now: datetime) -> None:
@@ -254,13 +261,17 @@ def classify(
             .returning(credit_run.c.id)
         ).scalar_one()
     )
-    table, counted, vetoed, out_of_scope = score(conn, model, as_of, repair_rules)
+    scored = score(conn, model, as_of, repair_rules)
+    table, counted, vetoed, out_of_scope = scored.table, scored.counted, scored.vetoed, scored.out_of_scope
+    names = model.evidence_names()
     columns = ["run_id", "entity_id", "class", "score_class", "score", "veto", "dimensions", "evidence"]
     for start in range(0, table.num_rows, WRITE_ROWS):
         chunk = table.slice(start, WRITE_ROWS)
+        explained = evidence_json(chunk["entity_id"].combine_chunks(), scored.evidence, names)
         rows = zip(
             [run_id] * chunk.num_rows,
-            *(chunk[name].to_pylist() for name in columns[1:]),
+            *(chunk[name].to_pylist() for name in columns[1:-1]),
+            explained.to_pylist(),
             strict=True,
         )
         bulk_insert(conn, credit_class, columns, list(rows))
@@ -308,4 +319,4 @@ def classify(
     return report
 
 
-__all__ = ["RunReport", "classify", "in_scope", "last_day", "period_of", "score"]
+__all__ = ["RunReport", "Scored", "classify", "evidence_json", "in_scope", "last_day", "period_of", "score"]

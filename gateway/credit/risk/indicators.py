@@ -1,8 +1,10 @@
 """Each indicator kind of the risk model as a computation over Arrow columns.
 
-An indicator yields evidence: one row per record that costs an entity points (entity, indicator, dimension,
-record, points after time decay and the cap). The class, the score per dimension and the explanation are all
-sums of these rows (gateway.credit.risk.classify), so whatever a class shows can be traced to its records.
+An indicator yields evidence: one row per record that costs an entity points (entity, indicator, record,
+points after time decay and the cap). The class, the score per dimension and the explanation are all sums of
+these rows (gateway.credit.risk.classify), so whatever a class shows can be traced to its records. A city's
+records make tens of millions of such rows, so a row names its indicator by a small number (its position in
+the model, ``code``) rather than by text: 25 bytes a row instead of 60.
 """
 
 from __future__ import annotations
@@ -20,8 +22,7 @@ from gateway.credit.risk.model import Indicator
 EVIDENCE = pa.schema(
     [
         ("entity_id", pa.int64()),
-        ("indicator", pa.string()),
-        ("dimension", pa.string()),
+        ("code", pa.int16()),  # the indicator's position in the model (vetoes follow the indicators)
         ("record_id", pa.int64()),
         ("points", pa.float64()),
     ]
@@ -48,6 +49,19 @@ def _day_number(day: date) -> int:
     return (day - _EPOCH).days
 
 
+def evidence_rows(code: int, entity_ids: pa.Array, record_ids: pa.Array, points: pa.Array) -> pa.Table:
+    n = len(entity_ids)
+    return pa.table(
+        {
+            "entity_id": entity_ids,
+            "code": pa.array([code] * n, pa.int16()) if n else pa.array([], pa.int16()),
+            "record_id": record_ids,
+            "points": points,
+        },
+        schema=EVIDENCE,
+    )
+
+
 def _evidence(indicator: Indicator, entity_ids: pa.Array, record_ids: pa.Array, points: pa.Array) -> pa.Table:
     """Rows of evidence with the indicator's cap applied per entity: where an entity's points pass the cap,
     each record's points are scaled so that they add up to the cap (the records stay named)."""
@@ -60,16 +74,11 @@ def _evidence(indicator: Indicator, entity_ids: pa.Array, record_ids: pa.Array, 
     joined = table.join(totals, "entity_id")
     total = joined["points_sum"]
     scale = pc.if_else(pc.greater(total, indicator.cap), pc.divide(indicator.cap, total), 1.0)
-    n = joined.num_rows
-    return pa.table(
-        {
-            "entity_id": joined["entity_id"],
-            "indicator": pa.array([indicator.id] * n, pa.string()),
-            "dimension": pa.array([indicator.dimension] * n, pa.string()),
-            "record_id": joined["record_id"],
-            "points": pc.round(pc.multiply(joined["points"], scale), 4),
-        },
-        schema=EVIDENCE,
+    return evidence_rows(
+        indicator.code,
+        joined["entity_id"],
+        joined["record_id"],
+        pc.round(pc.multiply(joined["points"], scale), 4),
     )
 
 

@@ -55,6 +55,7 @@ class Indicator:
         None  # related: the field of record_type that links entities (legal representative)
     )
     bad_record_types: tuple[str, ...] = ()  # related: what makes a linked entity bad
+    code: int = 0  # its position in the model: how evidence rows name it (gateway.credit.risk.indicators)
 
 
 @dataclass(frozen=True)
@@ -97,6 +98,10 @@ class RiskModel:
 
     def dimension(self, dimension_id: str) -> Dimension:
         return next(d for d in self.dimensions if d.id == dimension_id)
+
+    def evidence_names(self) -> list[str]:
+        """What each evidence code stands for: the indicators' ids, then ``veto:<id>`` for each veto."""
+        return [i.id for i in self.indicators] + [f"veto:{v.id}" for v in self.vetoes]
 
     def record_types(self) -> set[str]:
         used = {i.record_type for i in self.indicators} | {v.record_type for v in self.vetoes}
@@ -157,7 +162,7 @@ class _Reader:
         )
         known = {d.id for d in dimensions}
         indicators = tuple(
-            self.indicator(entry, n, known)
+            self.indicator(entry, n, known, position=n - 1)
             for n, entry in enumerate(self.need(data, "indicators", "model"), 1)
         )
         ids = [i.id for i in indicators]
@@ -195,7 +200,7 @@ class _Reader:
             raise self.fail(where, "a dimension is a mapping with label and weight")
         return Dimension(str(key), str(entry.get("label") or key), self.number(entry, "weight", where) or 0.0)
 
-    def indicator(self, entry: Any, n: int, dimensions: set[str]) -> Indicator:
+    def indicator(self, entry: Any, n: int, dimensions: set[str], *, position: int) -> Indicator:
         where = f"indicators[{n}]"
         if not isinstance(entry, dict):
             raise self.fail(where, "an indicator is a mapping")
@@ -249,6 +254,7 @@ class _Reader:
             where=where_clause,
             via_field=via_field,
             bad_record_types=bad,
+            code=position,
         )
 
     def threshold(self, entry: Any, n: int) -> Threshold:
