@@ -1,6 +1,6 @@
 """The Airflow plugin that adds the gateway's pages to the Airflow UI (docs/pages.md).
 
-It registers one FastAPI app, mounted by the API server under ``/gateway``, and five entries in the UI's
+It registers one FastAPI app, mounted by the API server under ``/gateway``, and six entries in the UI's
 menu (Plugins → 数据交换网关), each shown inside Airflow's own frame. The pages authenticate and authorise
 every request with Airflow's own login and auth manager (gateway_pages/access.py): Airflow 3.3 puts
 nothing in front of a plugin's app.
@@ -31,6 +31,7 @@ VIEWS = (
     ("报送批次", "deliveries", "gateway-deliveries"),
     ("市场主体", "entities", "gateway-entities"),
     ("风险预警", "warnings", "gateway-warnings"),
+    ("双随机抽查", "draws", "gateway-draws"),
 )
 
 

@@ -15,6 +15,8 @@ unchanged. The pages are views of what the gateway's DAGs do, and each is guarde
   permission to trigger ``deliver_to_province``;
 * reading the early warnings and exporting them: read access to ``credit_warnings``; acknowledging, handling
   or dismissing one: permission to trigger ``credit_warnings``.
+* reading the double-random tasks and their draws: read access to ``double_random_draw``; drawing a task
+  (with a witnessed nonce) or verifying its signed record: permission to trigger ``double_random_draw``.
 
 Checking a file stores nothing and needs read access only.
 
@@ -39,6 +41,7 @@ INGEST_DAG = "department_files"
 DELIVERY_DAG = "deliver_to_province"
 CREDIT_DAG = "credit_classify"
 WARNINGS_DAG = "credit_warnings"
+DRAWS_DAG = "double_random_draw"
 
 
 class NotSignedIn(Exception):

@@ -17,7 +17,7 @@ from fastapi.responses import RedirectResponse, Response
 from starlette.exceptions import HTTPException
 
 from gateway.settings import Settings
-from gateway_pages import deliveries, departments, entities, resolution, warnings
+from gateway_pages import deliveries, departments, draws, entities, resolution, warnings
 from gateway_pages.access import NotSignedIn
 from gateway_pages.csrf import CsrfRefused
 from gateway_pages.rendering import message, url_for
@@ -35,7 +35,7 @@ def create_app(settings_source: SettingsSource | None = None) -> FastAPI:
     """``settings_source``: where each request gets the gateway's settings (default: gateway_settings)."""
     app = FastAPI(title="数据交换网关 pages", docs_url=None, redoc_url=None, openapi_url=None)
     app.state.settings_source = settings_source or _default_settings
-    for section in (departments, resolution, deliveries, entities, warnings):
+    for section in (departments, resolution, deliveries, entities, warnings, draws):
         app.include_router(section.router)
 
     @app.get("/", include_in_schema=False)

@@ -193,6 +193,7 @@ def test_the_pages_in_airflows_menu_and_frame(server: str, driver: WebDriver) ->
         "/gateway/deliveries",
         "/gateway/entities",
         "/gateway/warnings",
+        "/gateway/draws",
     ]
     assert ours["fastapi_apps"][0]["url_prefix"] == "/gateway"
     driver.get(f"{server}/plugin/gateway-deliveries")

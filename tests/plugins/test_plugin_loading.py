@@ -47,6 +47,7 @@ def test_the_plugin_manager_loads_it_without_the_pages() -> None:
         ("报送批次", "/gateway/deliveries", "gateway-deliveries"),
         ("市场主体", "/gateway/entities", "gateway-entities"),
         ("风险预警", "/gateway/warnings", "gateway-warnings"),
+        ("双随机抽查", "/gateway/draws", "gateway-draws"),
     ]
     assert {v["category"] for v in loaded["views"]} == {"数据交换网关"}
     assert loaded["imported"] == []  # the pages wait for their first request
