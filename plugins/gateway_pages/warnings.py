@@ -16,8 +16,7 @@ from __future__ import annotations
 import re
 import tempfile
 from collections.abc import Mapping
-from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import datetime
 from pathlib import Path
 from typing import Annotated, Any
 from urllib.parse import quote
@@ -26,11 +25,11 @@ from zoneinfo import ZoneInfo
 from airflow.api_fastapi.auth.managers.models.base_user import BaseUser
 from fastapi import APIRouter, Depends, HTTPException, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
-from sqlalchemy import Connection, case, func, select
+from sqlalchemy import select
 from starlette.concurrency import run_in_threadpool
 
 from gateway.credit.warnings import export as exporting
-from gateway.credit.warnings.queries import Filters, get_warning
+from gateway.credit.warnings.queries import Filters, departments, get_warning, rule_label, warnings_page
 from gateway.credit.warnings.raising import rules_of
 from gateway.credit.warnings.rules import KINDS, RuleSet
 from gateway.credit.warnings.states import (
@@ -46,12 +45,10 @@ from gateway.credit.warnings.states import (
 )
 from gateway.credit.warnings.tables import credit_warning
 from gateway.local_times import shown
-from gateway.paging import DEFAULT_SIZE, Page, window
 from gateway.schema import load_record_types
 from gateway.schema.model import RecordType
 from gateway.settings import Settings
 from gateway.store.db import engine_for
-from gateway.store.tables import entity
 from gateway_pages.access import CREDIT_DAG, WARNINGS_DAG, actor, may, reader
 from gateway_pages.context import checked_form, settings_of
 from gateway_pages.rendering import message, page, url_for
@@ -105,82 +102,6 @@ PageNumber = Annotated[int, Query(alias="page", ge=1, le=1_000_000)]
 Department = Annotated[str | None, Query(max_length=64)]
 State = Annotated[str | None, Query(max_length=16)]
 Level = Annotated[str | None, Query(max_length=16)]
-
-
-# ------------------------------------------------------------------------------------------- queries
-@dataclass(frozen=True)
-class WarningLine:
-    id: int
-    level: str
-    level_label: str
-    rule_label: str
-    entity_id: int
-    entity_name: str
-    uscc: str | None
-    department: str
-    title: str
-    state: str
-    raised_on: date
-
-
-def _severity(rules: RuleSet) -> Any:
-    """The level's rank as SQL: 0 for the most severe of the configured levels, unknown levels last."""
-    ranks = {level.id: n for n, level in enumerate(rules.levels)}
-    return case(ranks, value=credit_warning.c.level, else_=len(ranks))
-
-
-def _where(filters: Filters) -> list[Any]:
-    w = credit_warning.c
-    pairs = ((w.department, filters.department), (w.state, filters.state), (w.level, filters.level))
-    return [column == value for column, value in pairs if value is not None]
-
-
-def warnings_page(
-    conn: Connection, rules: RuleSet, filters: Filters, number: int = 1, size: int = DEFAULT_SIZE
-) -> Page[WarningLine]:
-    """One page of the warnings, most severe level first, then newest first (the exports' order)."""
-    w = credit_warning.c
-    total = int(
-        conn.execute(select(func.count()).select_from(credit_warning).where(*_where(filters))).scalar_one()
-    )
-    at = window(number, size, total)
-    rows = conn.execute(
-        select(w.id, w.rule_id, w.level, w.department, w.title, w.state, w.raised_on, w.entity_id)
-        .add_columns(entity.c.name, entity.c.uscc)
-        .join(entity, entity.c.id == w.entity_id)
-        .where(*_where(filters))
-        .order_by(_severity(rules), w.raised_on.desc(), w.id.desc())
-        .offset(at.offset)
-        .limit(at.size)
-    )
-    items = [
-        WarningLine(
-            id=r.id,
-            level=r.level,
-            level_label=rules.level_label(r.level),
-            rule_label=_rule_label(rules, r.rule_id),
-            entity_id=r.entity_id,
-            entity_name=r.name,
-            uscc=r.uscc,
-            department=r.department,
-            title=r.title,
-            state=r.state,
-            raised_on=r.raised_on,
-        )
-        for r in rows
-    ]
-    return Page(items, at.number, at.size, total)
-
-
-def departments(conn: Connection) -> list[str]:
-    """The departments that have warnings, for the filter."""
-    column = credit_warning.c.department
-    return [row[0] for row in conn.execute(select(column).distinct().order_by(column))]
-
-
-def _rule_label(rules: RuleSet, rule_id: str) -> str:
-    rule = rules.rule(rule_id)
-    return rule.label if rule else rule_id  # a rule since removed from the file keeps its warnings
 
 
 # ------------------------------------------------------------------------------------------ one warning
@@ -351,7 +272,7 @@ def warning_detail(
         title=f"风险预警 {warning_id}：{found['title']}",
         w=found,
         level_label=rules.level_label(found["level"]),
-        rule_label=_rule_label(rules, found["rule_id"]),
+        rule_label=rule_label(rules, found["rule_id"]),
         state_label=STATE_LABELS.get(found["state"], found["state"]),
         raised_at=shown(settings, found["raised_at"]),
         figures=_figures(found["evidence"], internal_shown),

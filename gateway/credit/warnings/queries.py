@@ -1,4 +1,5 @@
-"""Reading warnings back: a filtered list (the CLI and the exports) and one warning with its events."""
+"""Reading warnings back: a filtered list (the CLI and the exports), a page of them most severe first (the
+gateway's pages), and one warning with its events."""
 
 from __future__ import annotations
 
@@ -7,10 +8,12 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import Connection, select
+from sqlalchemy import Connection, case, func, select
 
+from gateway.credit.warnings.rules import RuleSet
 from gateway.credit.warnings.states import STATES
 from gateway.credit.warnings.tables import credit_warning, credit_warning_event
+from gateway.paging import DEFAULT_SIZE, Page, window
 from gateway.store.tables import entity
 
 
@@ -94,3 +97,79 @@ def jsonable(value: Any) -> Any:
     if isinstance(value, date | datetime):
         return value.isoformat()
     return value
+
+
+# ------------------------------------------------------------------------------ a page of them, for people
+@dataclass(frozen=True)
+class WarningLine:
+    id: int
+    level: str
+    level_label: str
+    rule_label: str
+    entity_id: int
+    entity_name: str
+    uscc: str | None
+    department: str
+    title: str
+    state: str
+    raised_on: date
+
+
+def _severity(rules: RuleSet) -> Any:
+    """The level's rank as SQL: 0 for the most severe of the configured levels, unknown levels last."""
+    ranks = {level.id: n for n, level in enumerate(rules.levels)}
+    return case(ranks, value=credit_warning.c.level, else_=len(ranks))
+
+
+def _where(filters: Filters) -> list[Any]:
+    w = credit_warning.c
+    pairs = ((w.department, filters.department), (w.state, filters.state), (w.level, filters.level))
+    return [column == value for column, value in pairs if value is not None]
+
+
+def warnings_page(
+    conn: Connection, rules: RuleSet, filters: Filters, number: int = 1, size: int = DEFAULT_SIZE
+) -> Page[WarningLine]:
+    """One page of the warnings, most severe level first, then newest first (the exports' order)."""
+    w = credit_warning.c
+    total = int(
+        conn.execute(select(func.count()).select_from(credit_warning).where(*_where(filters))).scalar_one()
+    )
+    at = window(number, size, total)
+    rows = conn.execute(
+        select(w.id, w.rule_id, w.level, w.department, w.title, w.state, w.raised_on, w.entity_id)
+        .add_columns(entity.c.name, entity.c.uscc)
+        .join(entity, entity.c.id == w.entity_id)
+        .where(*_where(filters))
+        .order_by(_severity(rules), w.raised_on.desc(), w.id.desc())
+        .offset(at.offset)
+        .limit(at.size)
+    )
+    items = [
+        WarningLine(
+            id=r.id,
+            level=r.level,
+            level_label=rules.level_label(r.level),
+            rule_label=rule_label(rules, r.rule_id),
+            entity_id=r.entity_id,
+            entity_name=r.name,
+            uscc=r.uscc,
+            department=r.department,
+            title=r.title,
+            state=r.state,
+            raised_on=r.raised_on,
+        )
+        for r in rows
+    ]
+    return Page(items, at.number, at.size, total)
+
+
+def departments(conn: Connection) -> list[str]:
+    """The departments that have warnings, for the filter."""
+    column = credit_warning.c.department
+    return [row[0] for row in conn.execute(select(column).distinct().order_by(column))]
+
+
+def rule_label(rules: RuleSet, rule_id: str) -> str:
+    rule = rules.rule(rule_id)
+    return rule.label if rule else rule_id  # a rule since removed from the file keeps its warnings
