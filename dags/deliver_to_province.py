@@ -16,7 +16,7 @@ from datetime import timedelta
 
 from airflow.sdk import AssetOrTimeSchedule, CronTriggerTimetable, dag, task
 from gateway_common.assets import DELIVERY_RETRY
-from gateway_common.defaults import DB_WRITERS_POOL, START, default_args
+from gateway_common.defaults import DB_WRITERS_POOL, DELIVERY_PRIORITY, START, default_args
 from gateway_common.outbox import OUTBOX
 
 
@@ -36,7 +36,7 @@ from gateway_common.outbox import OUTBOX
     doc_md=__doc__,
 )
 def deliver_to_province() -> None:
-    @task(pool=DB_WRITERS_POOL, execution_timeout=timedelta(minutes=30))
+    @task(pool=DB_WRITERS_POOL, execution_timeout=timedelta(minutes=30), **DELIVERY_PRIORITY)
     def build_batches() -> list[str]:
         """Settle the resolution queue and cut the outbox into batches (XML on disk, rows in one commit)."""
         from connectors.airflow_settings import gateway_settings
@@ -46,7 +46,7 @@ def deliver_to_province() -> None:
 
     # No Airflow retries: the delivery keeps its own retry schedule per batch (next_attempt_at), and a
     # retry of a task that failed because a batch died would find nothing new dead and turn the run green.
-    @task(pool=DB_WRITERS_POOL, retries=0, execution_timeout=timedelta(hours=2))
+    @task(pool=DB_WRITERS_POOL, retries=0, execution_timeout=timedelta(hours=2), **DELIVERY_PRIORITY)
     def deliver(batch_ids: list[str]) -> dict[str, object]:
         """Seal, push and settle every open batch in sequence order; fails when a batch died."""
         from connectors.airflow_settings import gateway_settings

@@ -91,6 +91,22 @@ def test_database_writers_share_one_pool(dagbag) -> None:  # type: ignore[no-unt
         assert pooled == writers, dag_id
 
 
+def test_delivery_goes_first_when_the_writers_slot_frees(dagbag) -> None:  # type: ignore[no-untyped-def]
+    """With one slot (SQLite) and pulls every few seconds, delivery must not wait behind them."""
+    from connectors.airflow_setup import POOL
+
+    delivery = dagbag.dags["deliver_to_province"].tasks
+    assert {t.task_id for t in delivery} == {"build_batches", "deliver"}
+    assert all(t.pool == POOL and str(t.weight_rule) == "absolute" for t in delivery)
+    # Another writer's effective weight is at most the sum of its DAG's weights (downstream/upstream rules).
+    ceiling = max(
+        sum(t.priority_weight for t in dagbag.dags[dag_id].tasks)
+        for dag_id in dagbag.dag_ids
+        if dag_id != "deliver_to_province"
+    )
+    assert min(t.priority_weight for t in delivery) > ceiling
+
+
 def test_pulled_dags_keep_their_own_docs(dagbag) -> None:  # type: ignore[no-untyped-def]
     for dag_id in PULLED:
         own = (ROOT / "dags" / f"{dag_id}.py").read_text(encoding="utf-8").split('"""')[1].strip()
