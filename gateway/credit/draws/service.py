@@ -313,7 +313,8 @@ def _check(settings: Settings, conn: Connection, task_id: str) -> str:
     expected = list(zip(chosen.uscc, chosen.stratum, strict=True))
     listed = [(o["uscc"], o["stratum"]) for o in record["drawn"]]
     if expected != listed:
-        wrong = sorted(set(listed) ^ set(expected))[:3]
+        # USCCs only: the strata are risk classes, which whoever may verify a draw need not be allowed to see.
+        wrong = sorted({uscc for uscc, _ in set(listed) ^ set(expected)})[:3]
         raise Refused(f"按记录重新抽取，抽中的对象与记录不同（如 {wrong}）")
     counts = {name: q.as_dict() for name, q in chosen.quotas.items()}
     if counts != record["counts"]:
