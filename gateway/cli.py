@@ -18,7 +18,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from gateway.cli_progress import progress_bars
-from gateway.credit.risk.cli import app as credit_app
+from gateway.credit.cli import app as credit_app
 from gateway.deliveries_cli import app as deliveries_app
 from gateway.ids.cli import app as ids_app
 from gateway.keys_cli import app as keys_app

@@ -6,8 +6,6 @@ from __future__ import annotations
 
 import json
 import shutil
-from collections.abc import Iterator
-from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -31,6 +29,7 @@ from gateway.store.db import engine_for
 from gateway.store.tables import audit, outbox, record, record_version, source_file
 from tests import real_exports as x
 from tests.connectors.connections import Connection
+from tests.gateway.test_landing import MAPPING, FakePull
 from tests.hostile import builders as b
 from tests.paths import REPO_ROOT
 
@@ -296,51 +295,6 @@ def test_a_pulled_source_replays_without_a_repull_and_never_puts_older_data_back
     assert stored(settings) == (before[0] + 3, before[1] + 3)
 
 
-MAPPING = """
-id: test_api_penalty
-label: 测试接口
-record_type: admin_penalty
-sources: [test_api]
-fields:
-  CF_XDR_MC: {from: entName}
-  CF_XDR_LB: {value: 法人及非法人组织}
-  CF_XDR_SHXYM: {from: uniscid}
-  CF_FRDB: {from: legalPerson}
-  CF_WSH: {from: docNo}
-  CF_WFXW: {value: 违法行为}
-  CF_SY: {value: 违法事实}
-  CF_YJ: {value: 处罚依据}
-  CF_CFLB: {value: 警告}
-  CF_NR: {value: 警告}
-  CF_JDRQ: {from: decisionDate}
-  CF_YXQ: {value: "2027-12-31"}
-  CF_CFJG: {value: 忻州市市场监督管理局}
-  CF_CFJGDM: {value: 11140900MB1950016E}
-  CF_SJLY: {value: 忻州市市场监督管理局}
-  CF_SJLYDM: {value: 11140900MB1950016E}
-"""
-HEADERS = ["entName", "uniscid", "legalPerson", "docNo", "decisionDate"]
-
-
-@dataclass
-class ApiPull:
-    """One pull of a REST source, as its connector yields it (gateway.landing.Pull)."""
-
-    rows: list[list[str]]
-    cursor_from: str | None = None
-    final_cursor: str | None = "c1"
-    source_id: str = "test_api"
-    kind: str = "api"
-    headers: list[str] = field(default_factory=lambda: list(HEADERS))
-    cursor_to: str | None = None
-
-    def batches(self) -> Iterator[pa.RecordBatch]:
-        columns = {f"c{i}": pa.array([r[i] for r in self.rows], pa.string()) for i in range(len(HEADERS))}
-        columns["__row__"] = pa.array(range(1, len(self.rows) + 1), pa.int64())
-        yield pa.RecordBatch.from_pydict(columns)
-        self.cursor_to = self.final_cursor
-
-
 def api_row(n: int) -> list[str]:
     return ["忻州市晋北商贸有限公司", "91140902MA0K2B3C30", "王建国", f"忻市监罚〔2026〕{n}号", "2026-10-08"]
 
@@ -349,7 +303,7 @@ def test_a_rejected_pulled_unit_is_stored_once_its_mapping_is_fixed(replay_setti
     settings = replay_settings
     broken = MAPPING.replace("CF_WSH: {from: docNo}", "CF_WSH: {from: decisionNo}")  # a misspelt field
     (settings.mappings_dir / "test_api_penalty.yaml").write_text(broken, encoding="utf-8")
-    landed = land_pull(settings, ApiPull([api_row(1), api_row(2)]))
+    landed = land_pull(settings, FakePull([api_row(1), api_row(2)], None, "c1"))
     assert landed is not None
     assert process_landed(settings, landed.id).receipt.status == "rejected"
     before = stored(settings)
@@ -424,7 +378,7 @@ def test_units_not_processed_replays_and_purged_units_are_not_offered(
     older, newer = (unit.id for unit in select_units(settings, source_id="court_debtors"))
     replay = replay_unit(settings, newer).source_file_id
     (settings.mappings_dir / "test_api_penalty.yaml").write_text(MAPPING, encoding="utf-8")
-    pending = land_pull(settings, ApiPull([api_row(1)]))
+    pending = land_pull(settings, FakePull([api_row(1)], None, "c1"))
     assert pending is not None and pending_units(settings) == [pending.id]
     assert [u.id for u in select_units(settings, since=date(2000, 1, 1))] == [older, newer]
     with pytest.raises(ReplayError, match=f"unit {pending.id} .*not processed yet"):

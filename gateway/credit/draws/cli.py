@@ -23,6 +23,7 @@ from gateway.settings import Settings
 console = Console(soft_wrap=True, width=None if sys.stdout.isatty() else 200)
 app = typer.Typer(
     help=(
+        "双随机抽查 double-random draws.\n\n"
         "双随机、一公开：导入抽查事项清单和执法检查人员名录库，建立抽查计划和任务，按信用风险分类随机抽取检查对象"
         "和执法检查人员（可复核、已签名），跟踪抽查结果的公示期限。"
     ),

@@ -26,19 +26,6 @@ app = typer.Typer(
 console = Console(soft_wrap=True)
 
 
-def _mount_parts() -> None:
-    """The warnings and the draws are parts of credit supervision: `gateway credit warnings …`, `gateway
-    credit draws …`."""
-    from gateway.credit.draws.cli import app as draws_app
-    from gateway.credit.warnings.cli import app as warnings_app
-
-    app.add_typer(warnings_app, name="warnings")
-    app.add_typer(draws_app, name="draws")
-
-
-_mount_parts()
-
-
 def _as_of(value: str | None) -> date | None:
     if value is None:
         return None
