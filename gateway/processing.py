@@ -266,6 +266,15 @@ def _conclude(receipt: IntakeReceipt, plan: Plan, tally: _Tally, threshold: floa
         receipt.warnings.append(
             f"{counts.superseded} 行的记录在该单元之后已被更新的数据改过，本次重新处理未改动（计入未变化）"
         )
+    if counts.kept_out:
+        receipt.warnings.append(
+            f"{counts.kept_out} 行对应的记录已因公示期满或信用修复从省级平台撤下，新内容已入库（计入更新），"
+            "但不再报送"
+        )
+    if counts.held:
+        receipt.warnings.append(
+            f"{counts.held} 行对应的记录有未处理的异议，新内容已入库（计入更新），异议处理完毕后再报送"
+        )
     receipt.set_errors(errors.kept)
     receipt.error_count = errors.count
     if receipt.rows == 0:

@@ -17,14 +17,14 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
-from sqlalchemy import Connection, and_, delete, func, insert, select, update
+from sqlalchemy import ColumnElement, Connection, and_, delete, func, insert, select, update
 
 from gateway.delivery import ledger, states
 from gateway.delivery.render import RenderRow, render_batch
 from gateway.schema.model import RecordType
 from gateway.settings import Settings
 from gateway.store.db import engine_for
-from gateway.store.tables import delivery_batch, outbox, record, record_version
+from gateway.store.tables import delivery_batch, outbox, record, record_hold, record_version
 
 log = logging.getLogger(__name__)
 # Rows fetched at a time while rendering: memory is bounded by this many records, whatever the batch size.
@@ -115,8 +115,21 @@ def render_to(
     os.replace(tmp, path)
 
 
+def _not_held() -> ColumnElement[bool]:
+    """Outbox rows whose record no objection holds (record_hold): held ones stay pending, in order."""
+    held = (
+        select(record_hold.c.record_id)
+        .join(record_version, record_version.c.record_id == record_hold.c.record_id)
+        .where(record_version.c.id == outbox.c.record_version_id)
+    )
+    return ~held.exists()
+
+
 def build_one(conn: Connection, settings: Settings, rtype: RecordType, now: datetime) -> BuiltBatch | None:
     pending = and_(outbox.c.batch_id.is_(None), outbox.c.record_type == rtype.name)
+    # Checked only when something is held: on a large backlog the anti-join costs a lookup per row.
+    if conn.execute(select(record_hold.c.record_id).limit(1)).first() is not None:
+        pending = and_(pending, _not_held())
     if conn.execute(select(outbox.c.id).where(pending).limit(1)).first() is None:
         return None
     seq = ledger.next_seq(conn)

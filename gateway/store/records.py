@@ -22,7 +22,15 @@ from gateway.row_errors import RowError
 from gateway.schema.conditions import condition_mask
 from gateway.schema.model import RecordType
 from gateway.store.bulk import fetch_all, in_condition, insert_columns, select_matching
-from gateway.store.tables import outbox, record, record_version, resolution_queue, source_file
+from gateway.store.tables import (
+    GATEWAY_WITHDRAWN,
+    outbox,
+    record,
+    record_hold,
+    record_version,
+    resolution_queue,
+    source_file,
+)
 
 CHUNK = 500
 ROW = "__row__"
@@ -55,6 +63,9 @@ class StoreCounts:
     withdrawn: int = 0
     duplicates: list[RowError] = field(default_factory=list)
     superseded: int = 0  # a replay's rows whose records a later unit changed since (counted as unchanged too)
+    # changed rows of records the gateway withdrew (publicity ended, repaired): stored, not sent (in updated)
+    kept_out: int = 0
+    held: int = 0  # changed rows of records an objection holds: stored, sent once the hold ends (in updated)
 
     def add(self, other: StoreCounts) -> None:
         self.inserted += other.inserted
@@ -64,6 +75,8 @@ class StoreCounts:
         self.withdrawn += other.withdrawn
         self.duplicates.extend(other.duplicates)
         self.superseded += other.superseded
+        self.kept_out += other.kept_out
+        self.held += other.held
 
 
 def natural_keys(rtype: RecordType, table: pa.Table) -> pa.Array:
@@ -121,7 +134,8 @@ def _existing(conn: Connection, rtype: RecordType, keys: Sequence[str]) -> dict[
     return {row[0]: dict(zip(PRIOR_COLUMNS, row, strict=True)) for row in rows}
 
 
-def _ever_sent(conn: Connection, record_ids: Sequence[int]) -> set[int]:
+def ever_sent(conn: Connection, record_ids: Sequence[int]) -> set[int]:
+    """Of ``record_ids``, the records the hub has or will have: some version of theirs reached the outbox."""
     if not record_ids:
         return set()
     condition, value = in_condition(conn, "v.record_id", record_ids)
@@ -209,7 +223,15 @@ def _classify(
         prior = existing[batch.keys[i]]
         live = "active" if attachment.method[i] is not None else "unattached"
         was_sent = int(prior["id"]) in sent  # type: ignore[call-overload]
-        if batch.withdraws[i]:
+        if prior["status"] in GATEWAY_WITHDRAWN:
+            # The gateway took it out (publicity ended, repaired): the source sending it again does not put
+            # it back. Changed content is kept as a version the hub is not sent, and the receipt says so.
+            if batch.withdraws[i] or prior["content_hash"] == batch.hashes[i]:
+                counts.unchanged += 1
+            else:
+                plans.append(_Plan(i, prior, "u", str(prior["status"])))
+                counts.kept_out += 1
+        elif batch.withdraws[i]:
             if prior["status"] == "withdrawn":
                 counts.unchanged += 1
             else:
@@ -302,7 +324,7 @@ def store_batch(
             )
         )
 
-    sent = _ever_sent(conn, [int(existing[batch.keys[i]]["id"]) for i in known])  # type: ignore[call-overload]
+    sent = ever_sent(conn, [int(existing[batch.keys[i]]["id"]) for i in known])  # type: ignore[call-overload]
     plans = _classify(batch, attachment, known, existing, sent, counts)
     _insert_fresh(
         conn,
@@ -492,7 +514,7 @@ def _apply_known(
         """Live attached versions go to the hub; a withdrawal only if the hub has or will have the record."""
         if p.operation == "d":
             return int(p.prior["id"]) in sent  # type: ignore[call-overload]
-        return p.status == "active"
+        return p.status == "active"  # not unattached, nor withdrawn by the gateway (GATEWAY_WITHDRAWN)
 
     version_before = _max_version_id(conn)
     insert_columns(
@@ -517,6 +539,18 @@ def _apply_known(
         conn, [rid for rid, p in zip(ids, plans, strict=True) if p.status == "unattached"], now
     )
     _settle(conn, [rid for rid, p in zip(ids, plans, strict=True) if p.status == "active"], now)
+    counts.held += _held(conn, ids)
+
+
+def _held(conn: Connection, record_ids: Sequence[int]) -> int:
+    """How many of these records an objection holds (their new versions wait in the outbox)."""
+    held = 0
+    for start in range(0, len(record_ids), CHUNK):
+        chunk = record_ids[start : start + CHUNK]
+        held += conn.execute(
+            select(func.count()).select_from(record_hold).where(record_hold.c.record_id.in_(chunk))
+        ).scalar_one()
+    return held
 
 
 def _enqueue(conn: Connection, record_ids: Sequence[int], now: datetime) -> int:

@@ -131,7 +131,9 @@ record = Table(
     Column("entity_id", Integer, ForeignKey("entity.id")),
     Column("attach_method", String(16)),  # uscc | reg_no | org_code | name | natural_person | manual
     Column("subject_name", String(200)),
-    Column("status", String(16), nullable=False),  # active | unattached | withdrawn
+    # active | unattached | withdrawn (by its source) | expired | repaired (withdrawn by the gateway: its
+    # publicity period ended, or a credit repair took it out of every feed; GATEWAY_WITHDRAWN)
+    Column("status", String(16), nullable=False),
     Column("version", Integer, nullable=False),
     Column("content_hash", String(64), nullable=False),
     Column("source_file_id", Integer, ForeignKey("source_file.id"), nullable=False),
@@ -174,6 +176,9 @@ record_version = Table(
     Column("hub_message", Text),
     Column("hub_batch_id", String(64)),
     Column("hub_rejected_at", DateTime(timezone=True)),
+    # Why the gateway itself made this version (migration 0013): publicity_expired | credit_repaired for a
+    # withdrawal it decided (gateway.store.withdrawals); NULL for a version that came from its source.
+    Column("reason", String(32)),
     UniqueConstraint("record_id", "version"),
 )
 # Partial: only the few versions the hub refused carry a batch id, and indexing every other version's NULL
@@ -183,6 +188,22 @@ Index(
     record_version.c.hub_batch_id,
     sqlite_where=record_version.c.hub_batch_id.isnot(None),
     postgresql_where=record_version.c.hub_batch_id.isnot(None),
+)
+
+GATEWAY_WITHDRAWN = ("expired", "repaired")
+"""Statuses of records the gateway withdrew from the hub by its own decision (gateway.store.withdrawals): a
+re-send of the same content leaves them so, changed content is stored but not sent (gateway.store.records)."""
+
+# A record whose versions must not leave for the hub yet (migration 0013): an objection (异议) holds it until
+# it is resolved or its deadline passes (gateway.credit.objections). The batcher skips the outbox rows of a
+# held record; they stay pending, in order, and go in the first batch after the hold is lifted.
+record_hold = Table(
+    "record_hold",
+    metadata,
+    Column("record_id", Integer, ForeignKey("record.id"), primary_key=True),
+    Column("reason", String(32), nullable=False),  # objection
+    Column("reference", String(64), nullable=False),  # what holds it, e.g. the objection's id
+    Column("since", DateTime(timezone=True), nullable=False),
 )
 
 # A record's current version, whose payload is the record's content: join record_version ON this.

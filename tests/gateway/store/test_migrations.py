@@ -8,6 +8,9 @@ from alembic.runtime.migration import MigrationContext
 from sqlalchemy import MetaData
 
 import gateway.credit.draws.tables
+import gateway.credit.lookup.tables
+import gateway.credit.objections.tables
+import gateway.credit.publicity.tables
 import gateway.credit.risk.tables
 import gateway.credit.warnings.tables  # noqa: F401  (each module adds its tables to the credit metadata)
 from gateway.credit.metadata import metadata as credit_metadata
@@ -32,7 +35,7 @@ def test_migrations_match_the_table_definitions(database_url: str) -> None:
 
 def test_the_credit_tables_are_the_credit_packages_own() -> None:
     assert not set(store_metadata.tables) & set(credit_metadata.tables)
-    assert all(name.startswith(("credit_", "draw_")) for name in credit_metadata.tables)
+    assert all(name.startswith(("credit_", "draw_", "lookup_")) for name in credit_metadata.tables)
 
 
 def test_migrate_is_idempotent(database_url: str) -> None:
