@@ -80,6 +80,7 @@ record = Table(
     Column("version", Integer, nullable=False),
     Column("entity", String(18)),
     Column("payload", Text, nullable=False),
+    Column("reason", String(32)),  # a withdrawal's reason, as the sender gave it (Record/@reason)
 )
 Index("ix_record_sender_type_op", record.c.sender, record.c.record_type, record.c.op)
 Index("ix_record_key", record.c.record_type, record.c.natural_key)
@@ -101,4 +102,14 @@ def open_engine(db_path: Path, *, create: bool = True) -> Engine:
     event.listen(engine, "connect", _sqlite_pragmas)
     if create:
         metadata.create_all(engine)
+        _add_missing_columns(engine)
     return engine
+
+
+def _add_missing_columns(engine: Engine) -> None:
+    """A database made by an earlier hub lacks the columns added since (record.reason): add them, empty.
+    The reference hub has no migrations; this is the one change its schema has had."""
+    with engine.begin() as conn:
+        present = {row[1] for row in conn.exec_driver_sql("PRAGMA table_info(record)")}
+        if "reason" not in present:
+            conn.exec_driver_sql("ALTER TABLE record ADD COLUMN reason VARCHAR(32)")

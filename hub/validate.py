@@ -59,6 +59,7 @@ class StoredRecord:
     version: int
     entity: str | None
     payload: str
+    reason: str | None = None  # why the sender withdrew it (op d): publicity_expired | credit_repaired
 
 
 @dataclass
@@ -276,4 +277,5 @@ class BatchValidator:
                     version=int(elem.get("version", "0")),
                     entity=elem.get("entity"),
                     payload=json.dumps(fields, ensure_ascii=False, separators=(",", ":")),
+                    reason=elem.get("reason"),
                 )

@@ -62,6 +62,7 @@ def _rows(conn: Connection, batch_id: str) -> Iterator[RenderRow]:
             record_version.c.attach_method,
             record_version.c.source_sha256,
             record_version.c.source_row,
+            record_version.c.reason,
         )
         .select_from(
             outbox.join(record_version, outbox.c.record_version_id == record_version.c.id).join(
@@ -82,6 +83,7 @@ def _rows(conn: Connection, batch_id: str) -> Iterator[RenderRow]:
             attach=r.attach_method,
             source_sha256=r.source_sha256,
             source_row=r.source_row,
+            reason=r.reason,
         )
 
 

@@ -34,6 +34,7 @@ class RenderRow:
     attach: str | None = None
     source_sha256: str | None = None
     source_row: int | None = None
+    reason: str | None = None  # a withdrawal the gateway decided: publicity_expired | credit_repaired
 
 
 def _text(value: str) -> str:
@@ -80,6 +81,8 @@ def render_batch(
             attrs.append(f'sourceSha256="{row.source_sha256}"')
         if row.source_row:
             attrs.append(f'sourceRow="{row.source_row}"')
+        if row.reason:
+            attrs.append(f"reason={_attr(row.reason)}")
         fields = json.loads(row.payload)
         body = "".join(f"<{code}>{_text(fields[code])}</{code}>" for code in codes if code in fields)
         out.write(

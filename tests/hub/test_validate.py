@@ -132,3 +132,56 @@ def test_a_batch_libxml2_refuses_is_refused_even_when_xmlschema_finds_nothing(
     assert verdict.problem is not None and verdict.problem.code == "invalid_xml"
     assert "libxml2" in verdict.problem.message and "CF_JDRQ" in verdict.problem.message
     assert verdict.rejections == []
+
+
+def test_a_withdrawal_reason_is_read_with_its_record(
+    validator: BatchValidator, schemas_dir: Path, tmp_path: Path
+) -> None:
+    import io
+    from datetime import UTC, datetime
+
+    from gateway.delivery.render import RenderRow, render_batch
+    from gateway.schema import load_record_types
+
+    from .conftest import _PENALTY
+
+    rtype = load_record_types(schemas_dir)["admin_penalty"]
+    payload = json.dumps({**_PENALTY, "CF_WSH": "忻市监罚〔2024〕1号"}, ensure_ascii=False)
+    out = io.BytesIO()
+    rows = [
+        RenderRow("d", 1, "k1", 2, payload, reason="credit_repaired"),
+        RenderRow("i", 2, "k2", 1, payload),
+    ]
+    render_batch(
+        out,
+        rtype=rtype,
+        batch_id="b-1",
+        seq=1,
+        sender=SENDER,
+        created_at=datetime(2026, 11, 28, tzinfo=UTC),
+        count=2,
+        rows=rows,
+    )
+    path = tmp_path / "b.xml"
+    path.write_bytes(out.getvalue())
+    verdict = _check(validator, path)
+    assert verdict.ok, verdict
+    assert [(r.op, r.reason) for r in validator.records(path, "admin_penalty")] == [
+        ("d", "credit_repaired"),
+        ("i", None),
+    ]
+
+
+def test_a_hub_database_from_before_reasons_gains_the_column(tmp_path: Path) -> None:
+    import sqlite3
+
+    from hub.db import open_engine
+
+    path = tmp_path / "hub.db"
+    with sqlite3.connect(path) as old:  # the record table as an earlier hub made it
+        old.execute("CREATE TABLE record (id INTEGER PRIMARY KEY, payload TEXT NOT NULL)")
+    engine = open_engine(path)
+    with engine.connect() as conn:
+        columns = {row[1] for row in conn.exec_driver_sql("PRAGMA table_info(record)")}
+    engine.dispose()
+    assert "reason" in columns

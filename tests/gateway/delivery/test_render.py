@@ -110,3 +110,15 @@ def test_one_batch_may_carry_several_versions_of_a_record(schemas_dir: Path, xsd
     xsd.assertValid(etree.fromstring(render(schemas_dir, rows)))
     with pytest.raises(etree.DocumentInvalid):
         xsd.assertValid(etree.fromstring(render(schemas_dir, [rows[0], rows[0]])))
+
+
+def test_a_withdrawal_the_gateway_decided_names_its_reason(schemas_dir: Path, xsd: etree.XMLSchema) -> None:
+    payload = json.dumps(PENALTY, ensure_ascii=False)
+    rows = [
+        RenderRow("d", 7, "k", 2, payload, reason="publicity_expired"),
+        RenderRow("d", 8, "k8", 3, payload),
+    ]
+    document = etree.fromstring(render(schemas_dir, rows))
+    xsd.assertValid(document)
+    found = [r.get("reason") for r in document.findall("{urn:cn:xinzhou:gateway:1}Record")]
+    assert found == ["publicity_expired", None]  # a source's own withdrawal carries none

@@ -233,6 +233,19 @@ def test_natural_person_and_other_categories_are_valid(
     assert validate(schemas_dir, write(document)) == ""
 
 
+@pytest.mark.parametrize("validate", VALIDATORS)
+@pytest.mark.parametrize("reason", ["publicity_expired", "credit_repaired"])
+def test_a_withdrawal_the_gateway_decided_carries_its_reason(
+    validate: Validator,
+    reason: str,
+    schemas_dir: Path,
+    types: dict[str, RecordType],
+    write: Callable[[bytes], Path],
+) -> None:
+    document = _render([_record(types["admin_penalty"], PENALTY, op="d", version="2", reason=reason)])
+    assert validate(schemas_dir, write(document)) == ""
+
+
 # -------------------------------------------------------------------------------------------- bad batches
 
 
@@ -274,6 +287,7 @@ BAD = [
     pytest.param(_attributes(entity="91350100M000100Y4"), "entity", id="entity-not-uscc"),
     pytest.param(_attributes(sourceSha256="AB" * 32), "sourceSha256", id="sha256-upper-case"),
     pytest.param(_attributes(attach="guess"), "attach", id="bad-attach-method"),
+    pytest.param(_attributes(op="d", reason="forgotten"), "reason", id="unknown-withdrawal-reason"),
     pytest.param(_batch_attributes(schemaVersion="2"), "schemaVersion", id="other-schema-version"),
     pytest.param(_batch_attributes(createdAt="2026-11-28 02:00"), "createdAt", id="bad-created-at"),
     pytest.param(_duplicate_ids, "RecordIdUnique", id="duplicate-record-id"),
