@@ -8,6 +8,7 @@ from __future__ import annotations
 import typer
 
 from gateway.credit.draws.cli import app as draws_app
+from gateway.credit.repairs_cli import app as repairs_app
 from gateway.credit.risk.cli import app as risk_app
 from gateway.credit.warnings.cli import app as warnings_app
 
@@ -20,3 +21,4 @@ app = typer.Typer(
 app.add_typer(risk_app)  # no name: classify, show, runs and model are `gateway credit …` themselves
 app.add_typer(warnings_app, name="warnings")
 app.add_typer(draws_app, name="draws")
+app.add_typer(repairs_app, name="repairs")

@@ -25,6 +25,10 @@ from sqlalchemy.dialects.postgresql import JSONB
 from gateway.store.tables import CURRENT_VERSION, entity, record, record_version, source_file
 
 FETCH_ROWS = 50_000
+IN_USE = ("active", "expired")
+"""Record statuses the credit computations read. A record whose publicity period ended is still a fact
+about the entity (a penalty of two years ago counts for the internal risk class, published or not); one
+its source withdrew or a credit repair took out of use is not."""
 _CODE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 BASE_COLUMNS = ("entity_id", "record_id", "record_type", "natural_key", "version", "department")
 
@@ -62,19 +66,21 @@ def records(
     *,
     entity_ids: Sequence[int] | None = None,
     origin: bool = True,
+    statuses: Sequence[str] = IN_USE,
 ) -> pa.Table:
-    """The active records of these types that are attached to an entity, with the given payload fields.
+    """The records of these types in use (IN_USE) that are attached to an entity, with the given payload
+    fields.
 
     ``department`` is where the record came from: the inbox of the department that dropped it, or the
-    pulled source. Withdrawn records (operation d) and records waiting for an entity are not included.
+    pulled source. Records their source withdrew, repaired records and records waiting for an entity are
+    not included.
     ``origin=False`` leaves out the columns that describe a record (type, key, version, department) and
-    keeps entity_id, record_id and the fields: what a computation over millions of records needs."""
+    keeps entity_id, record_id and the fields: what a computation over millions of records needs.
+    ``statuses`` widens the statuses read (repairs look for repaired records too)."""
     types = sorted(set(record_types))
     fields = list(dict.fromkeys(fields))
     dialect = conn.dialect.name
-    wanted = (
-        (record.c.record_type.in_(types)) & (record.c.status == "active") & record.c.entity_id.isnot(None)
-    )
+    wanted = (record.c.record_type.in_(types)) & record.c.status.in_(IN_USE) & record.c.entity_id.isnot(None)
     if entity_ids is not None:
         wanted = wanted & record.c.entity_id.in_(list(entity_ids))
     stmt = (
@@ -152,11 +158,26 @@ def load_repair_rules(path: Path) -> list[RepairRule]:
 
 
 def repaired(conn: Connection, rules: Sequence[RepairRule]) -> pa.Table:
-    """The records an active credit repair names: record_id and the repair's record_id and repair_date.
+    """The records in use an effective credit repair names: record_id and the repair's record_id and
+    repair_date.
 
     A repair whose result says it was refused (``refused_results_contain``) repairs nothing. Matched in
     Arrow: the repairs (few) against the key field of the named type's records of the same entity.
     """
+    return _matched(conn, rules, _effective_repairs(conn, rules), IN_USE)
+
+
+def unmatched_repairs(conn: Connection, rules: Sequence[RepairRule]) -> pa.Table:
+    """Effective repairs that name no stored record, in use or repaired already: the repaired record has
+    not arrived (yet), or the decision names it differently from its source. Reported, never dropped:
+    record_id, entity_id, repaired_type and repaired_key of each such repair."""
+    effective = _effective_repairs(conn, rules)
+    matched = _matched(conn, rules, effective, (*IN_USE, "repaired"))["repair_record_id"]
+    left = effective.filter(pc.invert(pc.is_in(effective["record_id"], matched)))
+    return left.select(["record_id", "entity_id", "repaired_type", "repaired_key"])
+
+
+def _effective_repairs(conn: Connection, rules: Sequence[RepairRule]) -> pa.Table:
     repairs = records(
         conn, ["credit_repair"], ["repaired_type", "repaired_key", "repair_date", "repair_result"]
     )
@@ -164,12 +185,18 @@ def repaired(conn: Connection, rules: Sequence[RepairRule]) -> pa.Table:
     for text in {text for rule in rules for text in rule.refused}:
         repairs = repairs.filter(pc.invert(pc.match_substring(result, text)))
         result = pc.fill_null(repairs["repair_result"], "")
+    return repairs
+
+
+def _matched(
+    conn: Connection, rules: Sequence[RepairRule], repairs: pa.Table, statuses: Sequence[str]
+) -> pa.Table:
     found = []
     for rule in rules:
         mine = repairs.filter(pc.is_in(repairs["repaired_type"], pa.array(rule.names, pa.string())))
         if mine.num_rows == 0:
             continue
-        targets = records(conn, [rule.record_type], [rule.key_field])
+        targets = records(conn, [rule.record_type], [rule.key_field], statuses=statuses)
         left = targets.select(["entity_id", "record_id", rule.key_field]).rename_columns(
             ["entity_id", "record_id", "key"]
         )
@@ -201,6 +228,7 @@ def without(table: pa.Table, record_ids: pa.Array | pa.ChunkedArray) -> pa.Table
 
 __all__ = [
     "BASE_COLUMNS",
+    "IN_USE",
     "RepairRule",
     "changes",
     "entities",
@@ -208,6 +236,7 @@ __all__ = [
     "payload_field",
     "records",
     "repaired",
+    "unmatched_repairs",
     "without",
 ]
 
@@ -220,7 +249,7 @@ def changes(conn: Connection, record_type: str, since: datetime, until: datetime
         .join(record_version, record_version.c.record_id == record.c.id)
         .where(
             (record.c.record_type == record_type)
-            & (record.c.status == "active")
+            & record.c.status.in_(IN_USE)
             & record.c.entity_id.isnot(None)
             & (record_version.c.version > 1)
             & (record_version.c.created_at >= since)
