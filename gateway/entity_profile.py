@@ -59,7 +59,7 @@ class ProfileRecord:
     record_type: str
     record_type_label: str
     natural_key: str
-    status: str  # active | withdrawn
+    status: str  # active | unattached | withdrawn | expired | repaired
     version: int
     attach_method: str | None
     source_id: str

@@ -50,6 +50,8 @@ STATUS_LABELS = {
     "active": "有效",
     "withdrawn": "已撤回",
     "unattached": "待关联",
+    "expired": "公示期满已撤下",
+    "repaired": "已信用修复",
 }
 _env.globals["status_label"] = lambda status: STATUS_LABELS.get(str(status), str(status))
 

@@ -70,6 +70,7 @@ DATASETS: dict[str, Dataset] = {
     "market_entity": Dataset("gsxt", "cursor", "PRIPID", "UPDATETIME"),
     "abnormal_operation": Dataset("gsxt", "page", "BUSEXCLIST", "UPDATETIME"),
     "spot_check": Dataset("gsxt", "cursor", "CHECKID", "UPDATETIME"),
+    "repair_decision": Dataset("gsxt", "page", "REPAIRNO", "UPDATETIME"),
 }
 PAGE_PARAMS = {"creditchina": ("pageNum", "pageSize"), "gsxt": ("page", "size")}
 

@@ -502,6 +502,45 @@ for serial, entity in enumerate(rng.sample(entities[:52], 34), start=1):
         }
     )
 
+# ---------------------------------------------------------------------------------------- 公示系统 信用修复
+# Market-supervision repairs go through the disclosure system (国市监信规〔2021〕3号). One names a penalty of
+# the demo's department files (忻市监罚〔2025〕6号, samples/inbox/xz_amr, 补报): the demo shows it withdrawn
+# from the feed. The others name penalties the samples do not hold (the gateway reports them as unmatched),
+# and one was refused (不予修复, it repairs nothing). Drawn last, so the datasets above stay as they were.
+CITY_AMR = ("忻州市市场监督管理局", "11140900MB1950016E")
+repair_decisions: list[dict] = [
+    {
+        "REPAIRNO": "SCXF-1409-2026-00031",
+        "ENTNAME": "忻州鑫源法兰制造有限公司",
+        "UNISCID": "91140902MA0U269B94",
+        "REPTYPE_CN": "行政处罚",
+        "PENDECNO": "忻市监罚〔2025〕6号",
+        "REPDATE": "2026-11-24",
+        "REPORG_CN": CITY_AMR[0],
+        "REPORGCODE": CITY_AMR[1],
+        "REPMODE_CN": "提前停止公示行政处罚信息",
+        "REPRES_CN": "准予信用修复",
+        "UPDATETIME": epoch_ms(dt.datetime(2026, 11, 24, 16, 5, 11)),
+    }
+]
+for serial, entity in enumerate(rng.sample(with_uscc, 3), start=32):
+    decided = moment(dt.date(2026, 5, 1), dt.date(2026, 11, 20))
+    repair_decisions.append(
+        {
+            "REPAIRNO": f"SCXF-1409-{decided.year}-{serial:05d}",
+            "ENTNAME": entity["name"],
+            "UNISCID": entity["uscc"],
+            "REPTYPE_CN": "行政处罚",
+            "PENDECNO": f"忻市监罚〔{decided.year - 1}〕{rng.randint(300, 400)}号",
+            "REPDATE": decided.strftime("%Y-%m-%d"),
+            "REPORG_CN": CITY_AMR[0],
+            "REPORGCODE": CITY_AMR[1],
+            "REPMODE_CN": "提前停止公示行政处罚信息",
+            "REPRES_CN": "不予信用修复" if serial == 34 else "准予信用修复",
+            "UPDATETIME": epoch_ms(decided + dt.timedelta(hours=rng.randint(1, 30))),
+        }
+    )
+
 OUT.mkdir(parents=True, exist_ok=True)
 for name, rows in [
     ("serious_dishonesty", serious),
@@ -510,6 +549,7 @@ for name, rows in [
     ("market_entity", market),
     ("abnormal_operation", abnormal),
     ("spot_check", spot),
+    ("repair_decision", repair_decisions),
 ]:
     (OUT / f"{name}.json").write_text(json.dumps(rows, ensure_ascii=False, indent=1) + "\n", encoding="utf-8")
     print(name, len(rows))
