@@ -1,5 +1,6 @@
 """`gateway credit`: the risk classes' commands at its top (classify, show, runs, model), the early
-warnings under `gateway credit warnings`, the double-random draws under `gateway credit draws`. Each part
+warnings under `gateway credit warnings`, the double-random draws under `gateway credit draws`, repairs and
+objections under `gateway credit repairs` and `gateway credit objections`. Each part
 keeps its own commands in its own package; this is where they are put together, and gateway/cli.py mounts
 the result."""
 
@@ -8,6 +9,7 @@ from __future__ import annotations
 import typer
 
 from gateway.credit.draws.cli import app as draws_app
+from gateway.credit.objections.cli import app as objections_app
 from gateway.credit.repairs_cli import app as repairs_app
 from gateway.credit.risk.cli import app as risk_app
 from gateway.credit.warnings.cli import app as warnings_app
@@ -22,3 +24,4 @@ app.add_typer(risk_app)  # no name: classify, show, runs and model are `gateway 
 app.add_typer(warnings_app, name="warnings")
 app.add_typer(draws_app, name="draws")
 app.add_typer(repairs_app, name="repairs")
+app.add_typer(objections_app, name="objections")

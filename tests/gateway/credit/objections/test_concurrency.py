@@ -1,0 +1,56 @@
+"""Two parties object to one record at the same moment (PostgreSQL, where transactions really run side by
+side): each step locks the record's row first, so the second sees the first's hold and joins it instead of
+failing on the one hold row a record can have."""
+
+from __future__ import annotations
+
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+
+import pytest
+from sqlalchemy import func, select, text
+
+from gateway.credit.objections.service import Raised, raise_objection
+from gateway.settings import Settings
+from gateway.store.db import engine_for
+from gateway.store.tables import record, record_hold
+from tests.gateway.credit.objections.penalties import RAISED_AT, record_id
+
+pytestmark = [pytest.mark.postgres, pytest.mark.parametrize("database_url", ["postgresql"], indirect=True)]
+WAITING = text(
+    "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND datname = current_database()"
+)
+
+
+def test_objections_raised_at_once_share_one_hold(store: Settings) -> None:
+    rid = record_id(store, 101)
+    engine = engine_for(store.database_url)
+    parties = [("department", "xz_amr"), ("credit_platform", "sx_credit_platform")]
+    start = threading.Barrier(len(parties))
+
+    def raise_as(party: tuple[str, str]) -> Raised:
+        start.wait()
+        return raise_objection(
+            store, channel=party[0], raised_by=party[1], reason="同时提出", record_id=rid, now=RAISED_AT
+        )
+
+    with engine.connect() as blocker, ThreadPoolExecutor(len(parties)) as pool:
+        lock = blocker.begin()
+        blocker.execute(select(record.c.id).where(record.c.id == rid).with_for_update())
+        futures = [pool.submit(raise_as, party) for party in parties]
+        with engine.connect() as watch:
+            for _ in range(100):  # both raises are queued behind the lock before it is let go
+                if watch.execute(WAITING).scalar_one() >= len(parties):
+                    break
+                time.sleep(0.05)
+            else:
+                pytest.fail("the raises did not wait for the record's lock")
+        lock.rollback()
+        raised = [future.result(timeout=30) for future in futures]
+
+    assert sorted(r.hold for r in raised) == ["joined", "placed"]
+    with engine.connect() as conn:
+        assert conn.execute(select(func.count()).select_from(record_hold)).scalar_one() == 1
+        reference = conn.execute(select(record_hold.c.reference)).scalar_one()
+    assert reference == next(str(r.objection_id) for r in raised if r.hold == "placed")
