@@ -29,9 +29,7 @@ console = Console(soft_wrap=True, width=None if sys.stdout.isatty() else 200)
 def apply(
     as_of: Annotated[
         str | None,
-        typer.Option(
-            "--as-of", metavar="YYYY-MM-DD", help="Recompute warnings and classes as of this day."
-        ),
+        typer.Option("--as-of", metavar="YYYY-MM-DD", help="Recompute warnings and classes as of this day."),
     ] = None,
     recompute: Annotated[
         bool,

@@ -37,6 +37,7 @@ def test_no_import_errors(dagbag) -> None:  # type: ignore[no-untyped-def]
         "gateway_replay",
         "credit_classify",
         "credit_warnings",
+        "credit_publicity",
         "double_random_draw",
         "double_random_results",
     }
@@ -52,6 +53,7 @@ WRITERS = {
     "gateway_replay": {"replay"},
     "credit_classify": {"classify"},
     "credit_warnings": {"raise_warnings"},
+    "credit_publicity": {"withdraw_expired", "apply_repairs", "lapse_objections"},
     "double_random_draw": {"draw"},
     **{dag_id: {"pull", "process"} for dag_id in PULLED},
 }
