@@ -19,12 +19,14 @@ def _op_counts() -> dict[str, int]:
 
 
 def build_report(db_path: Path) -> dict[str, Any]:
-    """Batches per sender and status; records per sender, record type and operation (i/u/d)."""
+    """Batches per sender and status; records per sender, record type and operation (i/u/d); withdrawals
+    the senders decided themselves, by reason (Record/@reason: publicity_expired, credit_repaired)."""
     report: dict[str, Any] = {
         "database": str(db_path),
         "batches": {"total": 0, "accepted": 0, "rejected": 0},
         "records": _op_counts(),
         "record_types": {},
+        "withdrawal_reasons": {},
         "senders": {},
     }
     if not db_path.exists():
@@ -41,6 +43,11 @@ def build_report(db_path: Path) -> dict[str, Any]:
                 )
             ).all()
             last_seqs = dict(conn.execute(select(sender_state.c.sender, sender_state.c.last_seq)).all())
+            reasons = conn.execute(
+                select(record.c.reason, func.count())
+                .where(record.c.op == "d", record.c.reason.isnot(None))
+                .group_by(record.c.reason)
+            ).all()
     finally:
         engine.dispose()
 
@@ -70,6 +77,7 @@ def build_report(db_path: Path) -> dict[str, Any]:
         ):
             target[op] = target.get(op, 0) + count
             target["total"] += count
+    report["withdrawal_reasons"] = {reason: int(count) for reason, count in sorted(reasons)}
     return report
 
 
@@ -80,6 +88,10 @@ def print_report(report: dict[str, Any], console: Console | None = None) -> None
         f"[bold]省级平台参考实现[/bold] {report['database']}：批次 {batches['total']}"
         f"（已接收 {batches['accepted']}，已拒收 {batches['rejected']}），记录 {report['records']['total']}"
     )
+    labels = {"publicity_expired": "公示期满", "credit_repaired": "信用修复"}
+    if report.get("withdrawal_reasons"):
+        parts = [f"{labels.get(k, k)} {n}" for k, n in report["withdrawal_reasons"].items()]
+        console.print("发送方自行撤回（按原因）：" + "，".join(parts))
     senders = Table(title="按发送方")
     for column in ("发送方", "批次", "已接收", "已拒收", "最大序号", "记录"):
         senders.add_column(column, justify="left" if column == "发送方" else "right")

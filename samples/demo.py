@@ -47,6 +47,10 @@ DAG_ORDER = (
     "staging_tables",
     "department_files",
     "deliver_to_province",
+    # What was published and must stop (公示期满), what a repair decision took out (信用修复): withdrawn, then
+    # delivered to the hub by a second delivery run.
+    "credit_publicity",
+    "deliver_to_province",
 )
 SAMPLES = REPO_ROOT / "samples" / "inbox"
 STATUS_TEXT = {"accepted": "全部接收", "partial": "部分接收", "rejected": "拒收", "duplicate": "重复"}
@@ -273,6 +277,9 @@ def run_demo(settings: Settings, console: Console, *, keep_hub: bool = False) ->
                 raise DemoError(str(exc)) from exc
             for dag_id, output in outputs.items():
                 console.print(f"    [dim]{dag_id}: tasks {output.summary()}[/]")
+            from samples.records_demo import run_records
+
+            run_records(settings, console, hub_url)
         step("hub stopped" if not keep_hub else "hub left running")
     except DemoError as exc:
         console.print(f"[red]demo failed:[/] {exc}")

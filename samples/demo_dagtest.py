@@ -80,7 +80,8 @@ def run_dags(
     on_start: Callable[[str], None] = lambda _dag_id: None,
 ) -> dict[str, DagTestOutput]:
     """Run ``dag_ids`` in order, each to its end, stopping at the first failed task; each DAG's output goes
-    to ``log_dir``/<dag id>.log. Raises DagTestFailed naming the DAG, the task and its error."""
+    to ``log_dir``/<dag id>.log (<dag id>#2.log for its second run, and so on). Raises DagTestFailed naming
+    the DAG, the task and its error."""
     log_dir.mkdir(parents=True, exist_ok=True)
     outputs: dict[str, DagTestOutput] = {}
     current: str | None = None
@@ -100,6 +101,8 @@ def run_dags(
             mark = _MARK.match(line)
             if mark and mark.group(1) == "start":
                 current = mark.group(2)
+                runs = sum(1 for name in outputs if name.split("#")[0] == current)
+                current = f"{current}#{runs + 1}" if runs else current  # a DAG run again: its own log
                 log.close()
                 log = (log_dir / f"{current}.log").open("w", encoding="utf-8", errors="replace")
                 outputs[current] = DagTestOutput()

@@ -49,6 +49,7 @@ def test_report_counts_batches_records_types_and_operations(
         "admin_penalty": {"i": 2, "u": 1, "d": 2, "total": 5},
         "admin_license": {"i": 1, "u": 1, "d": 0, "total": 2},
     }
+    assert report["withdrawal_reasons"] == {}  # these are the sources' own withdrawals: no reason given
     city1, city2 = report["senders"]["city-001"], report["senders"]["city-002"]
     assert city1["batches"] == {"total": 3, "accepted": 2, "rejected": 1}
     assert city1["last_seq"] == 2

@@ -42,6 +42,13 @@ def test_the_demo_three_times_in_a_row(tmp_path: Path) -> None:
     assert "credit risk classes (信用风险分类, internal)" in outputs[0]
     assert "task XZ-2026-SJ-001 drawn now" in outputs[0]
     assert "信用风险分类下降" not in outputs[0]  # the first classification has no earlier run to move from
+    # Issue 14: an expiry and a repair withdrawn and delivered, an objection holding a record, then released.
+    assert "公示期满: admin_penalty 忻市监罚〔2023〕17号" in outputs[0]
+    assert "信用修复: admin_penalty 忻交罚〔2026〕18号" in outputs[0]
+    assert "hub: acknowledged in batch" in outputs[0]
+    assert "the correction is held" in outputs[0]
+    assert "resolved as corrected, the hold lifted; delivery: 1 batch acknowledged" in outputs[0]
+    assert first["withdrawal_reasons"] == {"credit_repaired": 2, "publicity_expired": 3}
     for text in outputs:
         assert "verified: the draw re-runs to the same result and its signature holds" in text
     for text in outputs[1:]:
@@ -51,3 +58,4 @@ def test_the_demo_three_times_in_a_row(tmp_path: Path) -> None:
         assert "nothing new to send" in text
         assert "nothing new from" in text  # every pulled source: no unit landed
         assert "重复" in text  # the dropped samples are answered as duplicates
+        assert "was raised and resolved by an earlier run" in text
