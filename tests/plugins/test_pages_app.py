@@ -256,6 +256,31 @@ def test_an_entity_is_found_by_code_or_name_with_its_records(
     assert "显示全部类型" in one_type and "忻页测罚〔2026〕2号" in one_type
 
 
+def test_a_repaired_record_stays_in_the_entity_history_marked_as_such(
+    client: Client, world_copy: Settings, shows: Callable[[Settings], None]
+) -> None:
+    """A repair takes the record out of every feed, not out of the entity's history: the page lists it as
+    已信用修复 (and one whose publicity ended as 公示期满已撤下)."""
+    from datetime import UTC, datetime
+
+    from gateway.store.tables import record
+    from gateway.store.withdrawals import withdraw
+
+    with engine_for(world_copy.database_url).begin() as conn:
+        penalties = conn.execute(
+            select(record.c.id, record.c.entity_id).where(
+                record.c.record_type == "admin_penalty", record.c.natural_key.contains("忻页测罚〔2026〕2号")
+            )
+        ).all()
+        (repaired, entity_id), *_ = penalties
+        withdraw(conn, [repaired], status="repaired", actor="test", now=datetime.now(UTC))
+    shows(world_copy)
+    page = client("viewer").get(f"/gateway/entities/{entity_id}", params={"type": "admin_penalty"}).text
+    assert re.search(
+        r"忻页测罚〔2026〕2号</td>\s*<td><span class=\"status status-repaired\">已信用修复", page
+    )
+
+
 def test_the_risk_class_is_shown_only_to_supervising_staff(
     client: Client, world_copy: Settings, shows: Callable[[Settings], None]
 ) -> None:
