@@ -203,7 +203,8 @@ def list_(
     as_json: Json = False,
 ) -> None:
     """List objections, newest first."""
-    from gateway.credit.objections.queries import Filters, jsonable, list_objections
+    from gateway.credit.json_values import jsonable
+    from gateway.credit.objections.queries import Filters, list_objections
     from gateway.credit.objections.states import STATE_LABELS
     from gateway.store.db import engine_for
 
@@ -239,7 +240,8 @@ def list_(
 @app.command("show")
 def show(objection_id: ObjectionId, as_json: Json = False) -> None:
     """One objection: its record, reason, deadline, outcome, whether the record is held, and every step."""
-    from gateway.credit.objections.queries import get_objection, jsonable
+    from gateway.credit.json_values import jsonable
+    from gateway.credit.objections.queries import get_objection
     from gateway.credit.objections.states import ACTION_LABELS, CHANNEL_LABELS, STATE_LABELS
     from gateway.local_times import shown
     from gateway.store.db import engine_for

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import date
 from typing import Any
 
 from sqlalchemy import Connection, select
@@ -133,15 +133,4 @@ def get_objection(conn: Connection, objection_id: int) -> dict[str, Any] | None:
     return found
 
 
-def jsonable(value: Any) -> Any:
-    """Dates and times as ISO text, for --json output."""
-    if isinstance(value, dict):
-        return {k: jsonable(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [jsonable(v) for v in value]
-    if isinstance(value, date | datetime):
-        return value.isoformat()
-    return value
-
-
-__all__ = ["Filters", "Pending", "get_objection", "history", "jsonable", "list_objections", "open_for_entity"]
+__all__ = ["Filters", "Pending", "get_objection", "history", "list_objections", "open_for_entity"]

@@ -104,7 +104,8 @@ def list_(
     as_json: Annotated[bool, typer.Option("--json", help="Machine-readable output.")] = False,
 ) -> None:
     """List warnings, newest first."""
-    from gateway.credit.warnings.queries import Filters, jsonable, list_warnings
+    from gateway.credit.json_values import jsonable
+    from gateway.credit.warnings.queries import Filters, list_warnings
     from gateway.credit.warnings.states import STATE_LABELS
     from gateway.store.db import engine_for
 
@@ -142,7 +143,8 @@ def show(
     """One warning: its evidence (records and figures) and every change of its state.
 
     For the gateway's operators: the figures of a risk-class move show the (internal) classes."""
-    from gateway.credit.warnings.queries import get_warning, jsonable
+    from gateway.credit.json_values import jsonable
+    from gateway.credit.warnings.queries import get_warning
     from gateway.credit.warnings.states import STATE_LABELS
     from gateway.store.db import engine_for
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import date
 from typing import Any
 
 from sqlalchemy import Connection, case, func, select
@@ -86,17 +86,6 @@ def get_warning(conn: Connection, warning_id: int) -> dict[str, Any] | None:
         )
     ]
     return found
-
-
-def jsonable(value: Any) -> Any:
-    """Dates and times as ISO text, for --json output."""
-    if isinstance(value, dict):
-        return {k: jsonable(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [jsonable(v) for v in value]
-    if isinstance(value, date | datetime):
-        return value.isoformat()
-    return value
 
 
 # ------------------------------------------------------------------------------ a page of them, for people
