@@ -5,9 +5,9 @@ does the same by hand), with the retentions of the ``GATEWAY_*_RETENTION_*`` set
 
 * ``landing``: processed units' raw rows in the landing area, past ``GATEWAY_LANDING_RETENTION_DAYS`` (90
   whole local days); never a unit not processed yet, nor the newest unit of a pulled source;
-* ``outbox``: acknowledged batches' plaintext XML, ``GATEWAY_PLAINTEXT_RETENTION_HOURS`` (24) after the
-  acknowledgement; their sealed envelopes only if ``GATEWAY_ENVELOPE_RETENTION_DAYS`` is set; batches in any
-  other state are never touched;
+* ``outbox``: acknowledged batches' plaintext XML, ``GATEWAY_PLAINTEXT_RETENTION_HOURS`` (0: the first run)
+  after the acknowledgement; their sealed envelopes only if ``GATEWAY_ENVELOPE_RETENTION_DAYS`` is set;
+  batches in any other state are never touched;
 * ``receipts``: the drop folders' dated ``processed/`` and ``rejected/`` folders past
   ``GATEWAY_ARCHIVE_RETENTION_DAYS`` (365), audit rows past ``GATEWAY_AUDIT_RETENTION_DAYS`` (1095);
 * ``vacuum``, once the three have run: VACUUM and ANALYZE of the gateway database;

@@ -79,7 +79,8 @@ class Settings:
     alert_inbox_age_seconds: float = 1800.0
     # Retention (gateway.maintenance; docs/operations.md, "Retention and maintenance"); None: kept for good.
     landing_retention_days: float | None = 90  # processed units' raw rows, in whole local days
-    plaintext_retention_hours: float | None = 24  # an acknowledged batch's XML, after the acknowledgement
+    # an acknowledged batch's XML, after the acknowledgement: 0, gone at the first maintenance run after it
+    plaintext_retention_hours: float | None = 0
     envelope_retention_days: float | None = None  # an acknowledged batch's sealed envelopes
     archive_retention_days: float | None = 365  # drop folders' processed/ and rejected/ dated folders
     audit_retention_days: float | None = 1095  # rows of the audit table

@@ -252,6 +252,7 @@ def batch_row(settings: Settings, batch_id: str) -> dict[str, Any]:
 def test_outbox_removes_acknowledged_plaintext_after_the_grace_and_keeps_envelopes(
     home: Settings, batches: dict[str, list[Path]]
 ) -> None:
+    home = home.with_overrides(plaintext_retention_hours=24)  # a grace of a day, which some batches are in
     first, *others = batches
     plaintext = [p for p in batches[first] if p.suffix == ".xml"]
     before = {b: batch_row(home, b) for b in batches}
@@ -278,6 +279,7 @@ def test_outbox_removes_acknowledged_plaintext_after_the_grace_and_keeps_envelop
 def test_outbox_removes_envelopes_when_their_retention_is_set(
     home: Settings, batches: dict[str, list[Path]]
 ) -> None:
+    home = home.with_overrides(plaintext_retention_hours=24)
     first = next(iter(batches))
     report = purge_outbox(home.with_overrides(envelope_retention_days=1), now=NOW)
     assert report.detail["envelope_files"] == 2 and report.files == 4
@@ -293,7 +295,7 @@ def test_outbox_removes_envelopes_when_their_retention_is_set(
 def test_outbox_killed_half_way_finishes_on_the_rerun(
     home: Settings, batches: dict[str, list[Path]], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    settings = home.with_overrides(envelope_retention_days=1)
+    settings = home.with_overrides(envelope_retention_days=1, plaintext_retention_hours=24)
     first = next(iter(batches))
     crash_after(monkeypatch, 3)
     with pytest.raises(Crash):
@@ -517,7 +519,7 @@ def test_the_daily_summary_counts_the_last_day(home: Settings) -> None:
 
 def test_retentions_come_from_the_environment(tmp_path: Path) -> None:
     defaults = Settings.from_env({"GATEWAY_HOME": str(tmp_path)})
-    assert (defaults.landing_retention_days, defaults.plaintext_retention_hours) == (90, 24)
+    assert (defaults.landing_retention_days, defaults.plaintext_retention_hours) == (90, 0)
     assert (defaults.envelope_retention_days, defaults.archive_retention_days) == (None, 365)
     assert defaults.audit_retention_days == 1095
     chosen = Settings.from_env(
@@ -565,3 +567,27 @@ def test_the_command_line(home: Settings, landed: dict[str, int], monkeypatch: p
 def test_reports_read_well() -> None:
     report = JobReport("landing", files=2, bytes=3 * 1024 * 1024, rows=2, detail={"kept_unprocessed": 1})
     assert report.describe() == "landing: removed 2 files (3.0 MiB); 2 rows; kept_unprocessed 1"
+
+
+# ------------------------------------------------------------------ plaintext at rest (issue 15's default)
+
+
+def test_plaintext_goes_at_the_first_run_after_the_acknowledgement_and_envelopes_stay_by_default(
+    home: Settings, batches: dict[str, list[Path]]
+) -> None:
+    """The issue's default: the plaintext removed once acknowledged (a retention of 0 hours: at the next
+    run), the envelope kept (no envelope retention unless one is set)."""
+    assert home.envelope_retention_days is None
+    settings = home.with_overrides(plaintext_retention_hours=0)
+    acknowledged = [b for b in batches if batch_row(home, b)["status"] == "acknowledged"]
+    assert len(acknowledged) == 2  # one acknowledged two days ago, one an hour ago
+    report = purge_outbox(settings, now=NOW)
+    assert report.detail == {"plaintext_batches_marked": 2, "plaintext_files": 4}
+    for batch_id, paths in batches.items():
+        for path in paths:
+            gone = batch_id in acknowledged and path.suffix == ".xml"
+            assert path.exists() is not gone, path.name
+    for batch_id in acknowledged:
+        row_ = batch_row(home, batch_id)
+        assert row_["plaintext_purged_at"] is not None and row_["envelopes_purged_at"] is None
+    assert purge_outbox(settings, now=NOW).files == 0  # a second run finds nothing more to remove
