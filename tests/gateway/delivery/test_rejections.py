@@ -81,7 +81,7 @@ def test_refused_records_are_marked_reported_to_the_department_and_the_others_de
     assert first["requeued"] == sum(b.records for b in rejected) - 2
 
     # The department that sent them finds the refusals next to its archived file, in Chinese and as JSON.
-    archived = next((world.dropzone / "xz_amr" / "processed").glob("*.csv"))
+    archived = next((world.dropzone / "xz_amr" / "processed").glob("*2026年10月行政处罚信息.csv"))
     text = archived.with_name(archived.name + ".hub-receipt.txt").read_text(encoding="utf-8")
     assert "省级平台拒收了本文件中的 2 条记录" in text
     assert "「违法行为类型」" in text  # the hub's field code, shown as the column's label
