@@ -4,7 +4,8 @@ Each command works on one party's key directory (``keyring.json`` + ``private/``
 (``$GATEWAY_KEYS_DIR/gateway``) unless ``--keys-dir`` names another, such as the reference hub's. The
 passphrase that encrypts private keys is read from a variable (GATEWAY_KEY_PASSPHRASE by default, see
 ``--passphrase-env``) or a file (``--passphrase-file``, or the variable's ``_FILE`` twin), never from the
-command line, where it would show in the process list and the shell history.
+command line, where it would show in the process list and the shell history. ``reencrypt`` rewrites the
+party's private key files at the current protection (scrypt), and under a new passphrase if one is named.
 """
 
 from __future__ import annotations
@@ -33,9 +34,16 @@ from gateway.transfer import (
     rotate_key,
 )
 from gateway.transfer.keyring import KeyEntry, Keyring, KeyUse
-from gateway.transfer.keystore import KeyStore
+from gateway.transfer.keystore import PASSPHRASE_FILE_SUFFIX, KeyStore, read_passphrase_file
 from gateway.transfer.keytypes import SM2SignParams
-from gateway.transfer.provision import GATEWAY_DIR, HUB_USES, SENDER_USES
+from gateway.transfer.provision import (
+    GATEWAY_DIR,
+    HUB_USES,
+    SENDER_USES,
+    NotReencrypted,
+    Reencrypted,
+    reencrypt_keys,
+)
 from gateway.transfer.sm import (
     CIPHERTEXT_LAYOUTS,
     SIGNATURE_ENCODINGS,
@@ -83,15 +91,22 @@ def _settings() -> Settings:
     return Settings.from_env()
 
 
+def _passphrase_from_file(passphrase_file: Path) -> bytes:
+    """The first line of the file, as the keystore reads ``*_FILE`` (docs/protocol.md §6)."""
+    try:
+        passphrase = read_passphrase_file(passphrase_file)
+    except (OSError, ValueError) as exc:
+        _fail(f"无法读取口令文件 {passphrase_file}")
+        raise typer.Exit(2) from exc
+    if passphrase is None:
+        _fail(f"口令文件 {passphrase_file} 的首行为空")
+        raise typer.Exit(2)
+    return passphrase
+
+
 def _store(keys_dir: Path | None, passphrase_env: str, passphrase_file: Path | None) -> KeyStore:
     root = keys_dir if keys_dir is not None else _settings().keys_dir / GATEWAY_DIR
-    passphrase: bytes | None = None
-    if passphrase_file is not None:
-        try:
-            passphrase = passphrase_file.read_bytes().splitlines()[0]
-        except (OSError, IndexError) as exc:
-            _fail(f"无法读取口令文件 {passphrase_file}")
-            raise typer.Exit(2) from exc
+    passphrase = None if passphrase_file is None else _passphrase_from_file(passphrase_file)
     return KeyStore.open(root, passphrase_env, passphrase)
 
 
@@ -127,6 +142,13 @@ def _print_entries(title: str, entries: list[KeyEntry] | tuple[KeyEntry, ...]) -
     for entry in entries:
         window = f"{_when(entry.not_before)} → {_when(entry.not_after)}"
         console.print(f"{title} {entry.kid}  {entry.kty}/{entry.use}  {window}")
+
+
+def _print_reencrypted(done: tuple[Reencrypted, ...], skipped: tuple[NotReencrypted, ...]) -> None:
+    for item in done:
+        console.print(f"已重新加密 {item.kid}  {item.before} → {item.after}")
+    for failed in skipped:
+        _fail(f"未能重新加密 {failed.kid}（{failed.code}）：请用 reencrypt 命令并给出能打开它的口令")
 
 
 @app.command("generate")
@@ -238,7 +260,41 @@ def rotate(
         raise _failed("轮换密钥", exc) from exc
     _print_entries("新密钥", [result.new])
     _print_entries("旧密钥截止", result.retired)
+    _print_reencrypted(result.reencrypted, result.not_reencrypted)
     console.print("请用 export-public 导出公钥交给对方导入（签名密钥须在新密钥生效前导入）")
+
+
+@app.command("reencrypt")
+def reencrypt(
+    keys_dir: KeysDir = None,
+    passphrase_env: PassphraseEnv = GATEWAY_PASSPHRASE_ENV,
+    passphrase_file: PassphraseFile = None,
+    new_passphrase_env: Annotated[
+        str | None,
+        typer.Option(help="换口令：新口令所在的环境变量名（变量名加 _FILE 时为口令文件路径）"),
+    ] = None,
+    new_passphrase_file: Annotated[Path | None, typer.Option(help="换口令：新口令文件（首行为口令）")] = None,
+) -> None:
+    """重新加密本方全部私钥文件：旧版本写的（PBKDF2）、强度不足的或明文的，改用当前的 scrypt 保护；
+
+    给出新口令时，所有私钥改用新口令加密（中断后可用同样的两个口令再次运行）。之后请更新
+    Airflow Connection 或环境变量中的口令。"""
+    store = _store(keys_dir, passphrase_env, passphrase_file)
+    new_passphrase: bytes | None = None
+    if new_passphrase_file is not None:
+        new_passphrase = _passphrase_from_file(new_passphrase_file)
+    elif new_passphrase_env is not None:
+        new_passphrase = KeyStore.open(store.root, new_passphrase_env).passphrase()
+        if new_passphrase is None:
+            _fail(f"未设置新口令：{new_passphrase_env} 或 {new_passphrase_env}{PASSPHRASE_FILE_SUFFIX}")
+            raise typer.Exit(2)
+    try:
+        done, skipped = reencrypt_keys(store, new_passphrase=new_passphrase)
+    except TransferError as exc:
+        raise _failed("重新加密私钥", exc) from exc
+    _print_reencrypted(done, skipped)
+    if not done:
+        console.print(f"{store.root} 中的私钥均已是当前的保护方式，未改动")
 
 
 @app.command("export-public")
@@ -289,6 +345,22 @@ def _status(keyring: Keyring, entry: KeyEntry, now: int) -> str:
     return "current" if current.kid == entry.kid else "retiring"
 
 
+def _protection(store: KeyStore, entry: KeyEntry) -> tuple[str, bool]:
+    """How the private key file is protected, and whether ``reencrypt`` would rewrite it."""
+    try:
+        return store.protection(entry).describe(), store.needs_reencrypt(entry)
+    except TransferError as exc:
+        return exc.code, False
+
+
+def _private_mark(has: bool, prot: tuple[str, bool] | None) -> str:
+    if not has or prot is None:
+        return "MISSING"
+    if prot[0] == "plaintext":
+        return "plain"
+    return "OLD" if prot[1] else "yes"
+
+
 @app.command("list")
 def list_keys(
     keys_dir: KeysDir = None,
@@ -296,7 +368,9 @@ def list_keys(
 ) -> None:
     """列出密钥环：所有方、类型、用途、有效期、状态。
 
-    状态：current 新数据使用的密钥；retiring 重叠期内仍有效；pending 尚未生效；expired 已过期。"""
+    状态：current 新数据使用的密钥；retiring 重叠期内仍有效；pending 尚未生效；expired 已过期。
+    private 列：yes 私钥文件在且为当前保护方式；OLD 旧格式或强度不足（请运行 reencrypt）；
+    plain 未加密（演示）；MISSING 缺失。"""
     store = _store(keys_dir, GATEWAY_PASSPHRASE_ENV, None)
     try:
         keyring = store.load_keyring()
@@ -306,10 +380,19 @@ def list_keys(
     statuses = [_status(keyring, entry, now) for entry in keyring.entries]
     # Own keys need their private key file here; a peer's never have one.
     private = [store.has_private(e.kid) if e.owner == keyring.party else None for e in keyring.entries]
+    protection = [
+        _protection(store, e) if has else None for e, has in zip(keyring.entries, private, strict=True)
+    ]
     if as_json:
         rows = [
-            {**entry.to_json(), "status": status, "private_key": has}
-            for entry, status, has in zip(keyring.entries, statuses, private, strict=True)
+            {
+                **entry.to_json(),
+                "status": status,
+                "private_key": has,
+                "protection": None if prot is None else prot[0],
+                "reencrypt": None if prot is None else prot[1],
+            }
+            for entry, status, has, prot in zip(keyring.entries, statuses, private, protection, strict=True)
         ]
         sys.stdout.write(
             json.dumps({"party": keyring.party, "keys": rows}, ensure_ascii=False, indent=2) + "\n"
@@ -318,8 +401,8 @@ def list_keys(
     # Plain aligned lines rather than a table: kids stay whole (to copy) whatever the terminal width.
     console.print(f"{store.keyring_path}（party {keyring.party}）")
     console.print(f"{'kid':<24} {'owner':<16} {'kty':<9} {'use':<8} {'status':<9} {'private':<8} window")
-    for entry, status, has in zip(keyring.entries, statuses, private, strict=True):
-        mark = "" if has is None else ("yes" if has else "MISSING")
+    for entry, status, has, prot in zip(keyring.entries, statuses, private, protection, strict=True):
+        mark = "" if has is None else _private_mark(has, prot)
         window = f"{_when(entry.not_before)} → {_when(entry.not_after)}"
         console.print(
             f"{entry.kid:<24} {entry.owner:<16} {entry.kty:<9} {entry.use:<8} {status:<9} {mark:<8} {window}"

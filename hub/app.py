@@ -3,12 +3,19 @@
 The body of a push is streamed to a temporary file while its SHA-256 is computed, never held in memory;
 the CPU-bound work (decrypt, validate, store) runs in a worker thread so the event loop keeps serving.
 
+Nothing of the body is read before the manifest in the headers is authenticated (``Receiver.admit``). A
+refused request's body is then read, and discarded, only up to ``max_unauthenticated_body`` (and for at
+most DRAIN_TIMEOUT) so that a client still sending sees the answer; an admitted one is spooled only up to
+the size its signed manifest declares. Whenever part of a body is left unread the answer closes the
+connection. Read timeouts and connection bounds are the connection layer's (hub/guard.py).
+
 The routes (``api``) are separate from the state they serve (``create_app``), so that the OpenAPI
 document can be produced without keys or a database (``python -m hub openapi``).
 """
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import hashlib
 import logging
@@ -20,6 +27,7 @@ from typing import Any, BinaryIO
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse, Response
 from starlette.concurrency import run_in_threadpool
+from starlette.requests import ClientDisconnect
 
 from gateway.transfer import Manifest, TransferError
 from gateway.transfer.manifest import MAX_MANIFEST_SIZE
@@ -43,9 +51,14 @@ from hub.validate import BatchValidator
 
 log = logging.getLogger(__name__)
 
-# How much of a refused request's body is still read so that the client sees the answer instead of a
-# connection reset mid-upload (which it would take for a transient failure and retry).
-DRAIN_LIMIT = 64 << 20
+# How long a refused request's body is still read (up to max_unauthenticated_body) so that the client sees
+# the answer instead of a connection reset mid-upload (which it would take for a transient failure).
+DRAIN_TIMEOUT = 5.0
+
+
+ENVELOPE_MISMATCH = Answer.error(
+    422, "envelope_mismatch", "请求体与签名清单中的信封大小或 SHA-256 不符（传输中被改动或截断）"
+)
 
 
 @dataclass(frozen=True)
@@ -55,8 +68,9 @@ class HubState:
     receiver: Receiver
 
 
-def _respond(answer: Answer) -> Response:
-    headers: dict[str, str] = {}
+def _respond(answer: Answer, *, close: bool = False) -> Response:
+    """``close``: part of the body is unread, so the connection cannot carry another request."""
+    headers: dict[str, str] = {"Connection": "close"} if close else {}
     if answer.signature is not None:
         headers[RECEIPT_SIGNATURE_HEADER] = base64.b64encode(answer.signature).decode("ascii")
     if answer.replayed:
@@ -76,6 +90,28 @@ async def _spool(request: Request, dst: BinaryIO | None, limit: int) -> tuple[st
         if dst is not None:
             dst.write(chunk)  # small chunks to a local file: cheaper inline than a thread hop each
     return digest.hexdigest(), size, True
+
+
+async def _refuse(request: Request, answer: Answer, settings: Settings) -> Response:
+    """Answer without keeping the body. A body that can be read whole within the unauthenticated cap is
+    read and dropped first, so that the connection stays usable; a longer one is not read at all, the
+    answer closes the connection (a client still sending then gets EPIPE or a reset while sending, which
+    urllib3 ignores to read the answer that is already in its socket)."""
+    declared = _declared_length(request.headers)
+    if declared is not None and declared > settings.max_unauthenticated_body:
+        return _respond(answer, close=True)
+    try:
+        async with asyncio.timeout(DRAIN_TIMEOUT):
+            _, _, complete = await _spool(request, None, settings.max_unauthenticated_body)
+    except TimeoutError:
+        complete = False
+    return _respond(answer, close=not complete)
+
+
+def _declared_length(headers: Mapping[str, str]) -> int | None:
+    """Content-Length when given (the server has already refused a malformed one)."""
+    value = headers.get("content-length", "")
+    return int(value) if value.isdigit() else None
 
 
 def _claimed_sender(headers: Mapping[str, str]) -> str | None:
@@ -123,10 +159,20 @@ def _state(request: Request) -> HubState:
     return state
 
 
-def api() -> FastAPI:
-    """The hub's routes; each request finds its hub in ``app.state.hub`` (set by :func:`create_app`)."""
+def api(*, docs: bool = False) -> FastAPI:
+    """The hub's routes; each request finds its hub in ``app.state.hub`` (set by :func:`create_app`).
+
+    ``docs`` serves /docs, /redoc and /openapi.json (Settings.docs, HUB_DOCS); off, those paths are 404.
+    ``app.openapi()`` (``python -m hub openapi``) works either way.
+    """
     app = FastAPI(
-        title=openapi.TITLE, version=openapi.VERSION, summary=openapi.SUMMARY, description=openapi.DESCRIPTION
+        title=openapi.TITLE,
+        version=openapi.VERSION,
+        summary=openapi.SUMMARY,
+        description=openapi.DESCRIPTION,
+        docs_url="/docs" if docs else None,
+        redoc_url="/redoc" if docs else None,
+        openapi_url="/openapi.json" if docs else None,
     )
 
     def schema() -> dict[str, Any]:
@@ -148,7 +194,8 @@ def api() -> FastAPI:
         summary="平台状态与平台时间",
         responses=openapi.HEALTH_RESPONSES,
     )
-    def health(request: Request) -> dict[str, object]:
+    async def health(request: Request) -> dict[str, object]:
+        # async: answered on the event loop, never queued behind pushes for a worker thread
         hub = _state(request)
         return {"status": "ok", "hub": hub.keys.hub_id, "time": hub.receiver.now()}
 
@@ -173,29 +220,38 @@ def api() -> FastAPI:
     )
     async def post_batch(request: Request) -> Response:
         hub = _state(request)
-        settings, receiver = hub.settings, hub.receiver
-        length = request.headers.get("content-length", "")
-        if length.isdigit() and int(length) > settings.max_body:
-            return _respond(Answer.error(413, "too_large", f"请求体超过平台上限 {settings.max_body} 字节"))
-        refused = check_peer(request.scope, request.headers)
-        admitted = refused or await run_in_threadpool(receiver.admit, request.headers)
-        if isinstance(admitted, Answer):
-            await _spool(request, None, DRAIN_LIMIT)
-            return _respond(admitted)
-        spooled = settings.tmp_dir / f"{uuid.uuid4().hex}.gwenv"
         try:
-            with open_private(spooled) as fh:
-                sha256, size, complete = await _spool(request, fh, settings.max_body)
-            if not complete:
-                return _respond(
-                    Answer.error(413, "too_large", f"请求体超过平台上限 {settings.max_body} 字节")
-                )
-            answer = await run_in_threadpool(receiver.receive, admitted, spooled, sha256, size)
-        finally:
-            spooled.unlink(missing_ok=True)
-        return _respond(answer)
+            return await _push(request, hub.settings, hub.receiver)
+        except ClientDisconnect:
+            # The client left, or sent its body too slowly (hub/guard.py then reports a disconnect): only
+            # in the second case is anyone still there to read this.
+            return _respond(Answer.error(408, "request_timeout", "请求体接收超时，连接已关闭"), close=True)
 
     return app
+
+
+async def _push(request: Request, settings: Settings, receiver: Receiver) -> Response:
+    declared = _declared_length(request.headers)
+    if declared is not None and declared > settings.max_body:
+        too_large = Answer.error(413, "too_large", f"请求体超过平台上限 {settings.max_body} 字节")
+        return await _refuse(request, too_large, settings)
+    refused = check_peer(request.scope, request.headers)
+    admitted = refused or await run_in_threadpool(receiver.admit, request.headers)
+    if isinstance(admitted, Answer):
+        return await _refuse(request, admitted, settings)
+    size_limit = admitted.manifest.size  # admission refused a size above max_body
+    if declared is not None and declared != size_limit:
+        return await _refuse(request, ENVELOPE_MISMATCH, settings)
+    spooled = settings.tmp_dir / f"{uuid.uuid4().hex}.gwenv"
+    try:
+        with open_private(spooled) as fh:
+            sha256, size, complete = await _spool(request, fh, size_limit)
+        if not complete:  # longer than the signed manifest says: not the envelope it names
+            return _respond(ENVELOPE_MISMATCH, close=True)
+        answer = await run_in_threadpool(receiver.receive, admitted, spooled, sha256, size)
+    finally:
+        spooled.unlink(missing_ok=True)
+    return _respond(answer)
 
 
 def create_app(settings: Settings, *, validator: BatchValidator | None = None) -> FastAPI:
@@ -213,7 +269,7 @@ def create_app(settings: Settings, *, validator: BatchValidator | None = None) -
         engine,
         validator or BatchValidator.from_dir(settings.schemas, max_rejections=settings.max_rejections),
     )
-    app = api()
+    app = api(docs=settings.docs)
     app.state.hub = HubState(settings, keys, receiver)
     app.state.receiver = receiver
     return app

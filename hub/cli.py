@@ -16,7 +16,33 @@ from gateway.transfer import TransferError
 from gateway.transfer.suites import parse_suite_list
 from hub.launch import announcement
 from hub.report import build_report, print_report
-from hub.settings import DB_FILE, DEFAULT_MAX_BODY, DEFAULT_MAX_SKEW, DEFAULT_SUITES, SUITES_ENV, Settings
+from hub.settings import (
+    BODY_MIN_RATE_ENV,
+    BODY_TIMEOUT_ENV,
+    DB_FILE,
+    DEFAULT_BODY_MIN_RATE,
+    DEFAULT_BODY_TIMEOUT,
+    DEFAULT_HEADER_TIMEOUT,
+    DEFAULT_MAX_BODY,
+    DEFAULT_MAX_CONNECTIONS,
+    DEFAULT_MAX_CONNECTIONS_PER_CLIENT,
+    DEFAULT_MAX_HEADER_SIZE,
+    DEFAULT_MAX_SKEW,
+    DEFAULT_MAX_UNAUTHENTICATED_BODY,
+    DEFAULT_SUITES,
+    DOCS_ENV,
+    HEADER_TIMEOUT_ENV,
+    MAX_BODY_ENV,
+    MAX_CONNECTIONS_ENV,
+    MAX_CONNECTIONS_PER_CLIENT_ENV,
+    MAX_HEADER_SIZE_ENV,
+    MAX_SKEW_ENV,
+    MAX_UNAUTHENTICATED_BODY_ENV,
+    SUITES_ENV,
+    Limits,
+    SettingError,
+    Settings,
+)
 
 app = typer.Typer(
     help=(
@@ -76,8 +102,61 @@ def serve(
     port: Annotated[
         int, typer.Option(help="监听端口；0 表示由系统分配，实际端口打印在 'hub listening on' 行")
     ] = 8765,
-    max_skew: Annotated[int, typer.Option(help="清单时间与平台时间允许的最大偏差（秒）")] = DEFAULT_MAX_SKEW,
-    max_body: Annotated[int, typer.Option(help="单个信封的最大字节数")] = DEFAULT_MAX_BODY,
+    max_skew: Annotated[
+        int, typer.Option(envvar=MAX_SKEW_ENV, help="清单时间与平台时间允许的最大偏差（秒）")
+    ] = DEFAULT_MAX_SKEW,
+    max_body: Annotated[
+        int, typer.Option(envvar=MAX_BODY_ENV, help="单个信封的最大字节数")
+    ] = DEFAULT_MAX_BODY,
+    max_unauthenticated_body: Annotated[
+        int,
+        typer.Option(
+            envvar=MAX_UNAUTHENTICATED_BODY_ENV,
+            help="清单验证通过前最多读取的请求体字节数：被拒请求的请求体只读这么多（丢弃），随即答复并关闭连接",
+        ),
+    ] = DEFAULT_MAX_UNAUTHENTICATED_BODY,
+    header_timeout: Annotated[
+        float,
+        typer.Option(
+            envvar=HEADER_TIMEOUT_ENV, help="请求头（请求行与全部头字段）须在此秒数内收齐，否则关闭连接"
+        ),
+    ] = DEFAULT_HEADER_TIMEOUT,
+    body_timeout: Annotated[
+        float,
+        typer.Option(
+            envvar=BODY_TIMEOUT_ENV, help="读取请求体时等待下一段数据的最长秒数，超时答 408 并关闭连接"
+        ),
+    ] = DEFAULT_BODY_TIMEOUT,
+    body_min_rate: Annotated[
+        int,
+        typer.Option(
+            envvar=BODY_MIN_RATE_ENV,
+            help="请求体的最低平均速率（字节/秒），在最初 --body-timeout 秒之后计；0 表示不限",
+        ),
+    ] = DEFAULT_BODY_MIN_RATE,
+    max_header_size: Annotated[
+        int, typer.Option(envvar=MAX_HEADER_SIZE_ENV, help="请求头的最大字节数，超过答 431 并关闭连接")
+    ] = DEFAULT_MAX_HEADER_SIZE,
+    max_connections: Annotated[
+        int,
+        typer.Option(
+            envvar=MAX_CONNECTIONS_ENV,
+            help="同时打开的连接总数上限（须低于进程的打开文件数上限，启动时自动调整）",
+        ),
+    ] = DEFAULT_MAX_CONNECTIONS,
+    max_connections_per_client: Annotated[
+        int,
+        typer.Option(
+            envvar=MAX_CONNECTIONS_PER_CLIENT_ENV,
+            help="每个客户端地址同时打开的连接上限；满时关闭该地址最早的、仍在等待请求头的连接",
+        ),
+    ] = DEFAULT_MAX_CONNECTIONS_PER_CLIENT,
+    docs: Annotated[
+        bool,
+        typer.Option(
+            "--docs/--no-docs", envvar=DOCS_ENV, help="提供 /docs、/redoc 与 /openapi.json（默认关闭）"
+        ),
+    ] = False,
     log_level: Annotated[str, typer.Option(help="日志级别：debug、info、warning")] = "info",
     suites: Annotated[
         str, typer.Option(envvar=SUITES_ENV, help="接受的密码套件，逗号分隔：default、sm 或完整套件标识")
@@ -122,16 +201,26 @@ def serve(
             max_skew=max_skew,
             max_body=max_body,
             allowed_suites=parse_suite_list(suites),
+            max_unauthenticated_body=max_unauthenticated_body,
+            docs=docs,
+        )
+        limits = Limits(
+            header_timeout=header_timeout,
+            body_timeout=body_timeout,
+            body_min_rate=body_min_rate,
+            max_header_size=max_header_size,
+            max_connections=max_connections,
+            max_connections_per_client=max_connections_per_client,
         )
         application = create_app(settings)
-    except TransferError as exc:
+    except (TransferError, SettingError) as exc:
         typer.echo(f"无法启动平台：{exc}", err=True)
         raise typer.Exit(2) from exc
     if context is None:
         typer.echo(PLAIN_HTTP_WARNING, err=True)
     sock = bind(host, port)
     typer.echo(announcement(url_of(sock, tls=context is not None)))
-    make_server(application, tls=context, log_level=log_level).run(sockets=[sock])
+    make_server(application, tls=context, log_level=log_level, limits=limits).run(sockets=[sock])
 
 
 @app.command()

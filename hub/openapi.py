@@ -228,6 +228,13 @@ PUSH_RESPONSES: dict[int | str, dict[str, Any]] = {
         RECEIPT,
         always_signed=True,
     ),
+    408: {
+        **_body(ERROR),
+        "description": (
+            "`request_timeout`: the head or the body did not arrive in time (`--header-timeout`, "
+            "`--body-timeout`, `--body-min-rate`); the connection is closed, the push may be repeated"
+        ),
+    },
     413: _answer(
         "`too_large`: a signed rejection when the manifest declares the size, else a plain error",
         _EITHER,
@@ -235,19 +242,32 @@ PUSH_RESPONSES: dict[int | str, dict[str, Any]] = {
     ),
     422: _answer(
         "signed rejection: `stale_timestamp`, `unknown_recipient_kid`, `header_mismatch`, "
+        "`unsupported_suite` (the envelope header names a suite the hub does not accept), "
         "`unsupported_content_type`, envelope codes, `payload_mismatch`, `invalid_xml` (with per-record "
         "`rejected`); plain error: `envelope_mismatch` (the body is not the envelope the manifest names)",
         _EITHER,
         always_signed=False,
     ),
+    431: {
+        **_body(ERROR),
+        "description": "`request_header_too_large`: the request head exceeds `--max-header-size`; closed",
+    },
     500: {**_body(ERROR), "description": "`internal_error` (retry later)"},
+    503: {
+        **_body(ERROR),
+        "description": (
+            "`too_many_connections`: every connection this client address (or the hub) may hold is "
+            "busy with a request; sent with `Retry-After` instead of reading the request, then closed"
+        ),
+    },
 }
 
 PUSH_DESCRIPTION = (
     "The batch id is the idempotency key: a retry of a decided batch gets the stored answer "
     f"(`{REPLAYED_HEADER}: true`), never a second processing. Over HTTPS the client certificate's CN must "
     "equal the manifest's `sender`. Answers are a signed receipt (verify it before trusting it) or a plain "
-    "error; 5xx and 429 are worth retrying, other 4xx are final for this sealed batch."
+    "error; 5xx, 429 and 408 are worth retrying, other 4xx are final for this sealed batch. An answer sent "
+    "before the whole body was read carries `Connection: close`."
 )
 
 PUSH_REQUEST: dict[str, Any] = {

@@ -149,7 +149,9 @@ class Receiver:
         except SuiteNotAllowed as exc:
             return Answer.error(400, exc.code, exc.message)
         except FormatError as exc:
-            return Answer.error(400, "bad_manifest", exc.message)
+            # A later GWENV version is said as such (unsupported_version), not as a malformed manifest.
+            code = exc.code if exc.code == "unsupported_version" else "bad_manifest"
+            return Answer.error(400, code, exc.message)
         except SignatureError as exc:
             return Answer.error(401, exc.code, exc.message)
         except KeyringError as exc:
@@ -240,7 +242,9 @@ class Receiver:
                 info = open_envelope(
                     src, dst, private_key_for=self.keys.decryption_key, allowed_suites=suites
                 )
-        except EnvelopeError as exc:
+        except (EnvelopeError, SuiteNotAllowed) as exc:
+            # A suite this hub does not accept, named in the header of an envelope whose signed manifest
+            # names an accepted one, is the sender's doing like any other header fault: 422, recorded.
             raise Refusal(422, exc.code, exc.message, persist=True) from exc
         except KeyringError as exc:
             raise Refusal(422, "unknown_recipient_kid", exc.message, persist=True) from exc

@@ -1,5 +1,9 @@
 """Running the hub under uvicorn: in the foreground (CLI) or in a background thread (tests, demos).
 
+uvicorn's own protocol classes are used through subclasses that add the hub's connection layer
+(hub/guard.py: read timeouts, a bound on request heads, connections per client address and in total) and
+the ASGI TLS extension below; make_server passes the limits (hub/settings.py ``Limits``) to them.
+
 The listening socket is bound here rather than by uvicorn so that ``--port 0`` can report the port the
 kernel chose before serving starts: a parent process reads the "hub listening on" line to find it.
 
@@ -30,7 +34,14 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from uvicorn.protocols.http.h11_impl import H11Protocol
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
+from hub.guard import Guard, GuardedConnection, fit_file_limit
+from hub.settings import Limits
+
 READY_TIMEOUT = 30.0
+# Connections the kernel completes before the hub accepts them. The socket is listening before uvicorn
+# gets it, so uvicorn's own ``backlog`` (2048) never applies; the same number here, so that a burst of
+# connections (a flood, or many gateways at once) is queued rather than met with dropped SYNs.
+BACKLOG = 2048
 # How long stop() lets open connections finish. An idle keep-alive connection over TLS is closed with a
 # close_notify whose answer asyncio awaits for 30 s, and a client that merely holds its socket (a pooled
 # session, an exception's traceback) never answers: past this grace the thread stops without it.
@@ -46,7 +57,7 @@ def bind(host: str, port: int) -> socket.socket:
     sock = socket.socket(family, kind, proto)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     sock.bind(address)
-    sock.listen(128)
+    sock.listen(BACKLOG)
     sock.set_inheritable(True)
     return sock
 
@@ -100,18 +111,24 @@ class _PeerCertificateMixin:
             self.app = _WithTLSExtension(self.app, tls_extension(ssl_object))
 
 
-class HttpToolsPeerCertificate(_PeerCertificateMixin, HttpToolsProtocol):
-    """uvicorn's default HTTP/1.1 protocol (httptools), with the client certificate in the scope."""
+class HttpToolsHubProtocol(_PeerCertificateMixin, GuardedConnection, HttpToolsProtocol):
+    """uvicorn's default HTTP/1.1 protocol (httptools), guarded, with the client certificate in the scope."""
 
 
-class H11PeerCertificate(_PeerCertificateMixin, H11Protocol):
-    """uvicorn's pure-Python HTTP/1.1 protocol (h11), with the client certificate in the scope."""
+class H11HubProtocol(_PeerCertificateMixin, GuardedConnection, H11Protocol):
+    """uvicorn's pure-Python HTTP/1.1 protocol (h11), guarded, with the client certificate in the scope."""
 
 
 _PROTOCOLS: dict[str, type[asyncio.Protocol]] = {
-    "httptools": HttpToolsPeerCertificate,
-    "h11": H11PeerCertificate,
+    "httptools": HttpToolsHubProtocol,
+    "h11": H11HubProtocol,
 }
+
+
+class _GuardedConfig(uvicorn.Config):
+    """uvicorn's settings plus the one Guard all connections of this server share (config.guard)."""
+
+    guard: Guard
 
 
 def make_server(
@@ -121,25 +138,36 @@ def make_server(
     http: HttpImplementation = "httptools",
     log_level: str = "info",
     access_log: bool = True,
+    limits: Limits | None = None,
 ) -> uvicorn.Server:
     """``tls`` is a server context from gateway.transfer.tls.server_context; None serves plain HTTP.
 
     Forwarded headers are not trusted (proxy_headers off): the hub is reached directly, and a header
-    must not be able to change the scheme or client address the app sees.
+    must not be able to change the scheme or client address the app sees. ``limits`` (default: the
+    defaults of hub/settings.py) are enforced by hub/guard.py; the open-file limit is raised to fit them.
+    h11's own bound on an unfinished event is set to the head bound (guard.py enforces it first, for both
+    parsers); uvicorn's ``limit_concurrency`` stays off, the guard's bounds replace it; WebSocket upgrades
+    are off (``ws="none"``: an ``Upgrade`` header is ignored and the request answered as plain HTTP).
     """
+    limits = fit_file_limit(limits or Limits())
     options: dict[str, Any] = {}
     if tls is not None:
         context = tls
         options["ssl_context_factory"] = lambda _config, _default: context
-    config = uvicorn.Config(
+    config = _GuardedConfig(
         app,
         http=_PROTOCOLS[http],
         log_level=log_level,
         access_log=access_log,
         lifespan="off",
         proxy_headers=False,
+        h11_max_incomplete_event_size=limits.max_header_size,
+        # No WebSocket: the hub has no such route, and an upgraded connection would leave the guarded
+        # protocol (uvicorn swaps the transport's protocol), uncounted and unbounded from then on.
+        ws="none",
         **options,
     )
+    config.guard = Guard(limits)
     return uvicorn.Server(config)
 
 
@@ -154,10 +182,16 @@ class ServerThread:
         *,
         tls: ssl.SSLContext | None = None,
         http: HttpImplementation = "httptools",
+        limits: Limits | None = None,
     ) -> None:
         self._sock = bind(host, port)
         self.url = url_of(self._sock, tls=tls is not None)
-        self._server = make_server(app, tls=tls, http=http, log_level="warning", access_log=False)
+        self._server = make_server(
+            app, tls=tls, http=http, log_level="warning", access_log=False, limits=limits
+        )
+        config = self._server.config
+        assert isinstance(config, _GuardedConfig)
+        self.guard = config.guard  # its counts and open connections, for tests and the benchmark
         self._thread = threading.Thread(
             target=self._server.run, kwargs={"sockets": [self._sock]}, name="hub-server", daemon=True
         )

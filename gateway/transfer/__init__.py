@@ -18,6 +18,7 @@ from gateway.transfer.errors import (
     SuiteNotAllowed,
     TransferError,
 )
+from gateway.transfer.inbound import check_manifest, open_batch
 from gateway.transfer.keyring import KeyEntry, Keyring
 from gateway.transfer.keystore import GATEWAY_PASSPHRASE_ENV, HUB_PASSPHRASE_ENV, KeyStore
 from gateway.transfer.keytypes import Decrypter, Signer
@@ -67,6 +68,7 @@ __all__ = [
     "Suite",
     "SuiteNotAllowed",
     "TransferError",
+    "check_manifest",
     "export_public",
     "gateway_store",
     "generate_keys",
@@ -74,6 +76,7 @@ __all__ = [
     "get_suite",
     "hub_store",
     "import_public",
+    "open_batch",
     "open_envelope",
     "read_header",
     "resolve_suite_id",

@@ -23,7 +23,6 @@ from gateway.transfer.errors import (
     FormatError,
     HubRejected,
     HubUnavailable,
-    ReceiptMismatch,
     TransferError,
 )
 from gateway.transfer.manifest import Manifest
@@ -183,18 +182,10 @@ class HubClient:
         signature_b64 = response.headers.get(RECEIPT_SIGNATURE_HEADER)
         if signature_b64 is not None:
             signature = b64_std_decode(signature_b64, where="回执签名", max_size=MAX_SIGNATURE_SIZE)
+            # Signed by the hub with a key of this batch's suite, naming this batch (docs/protocol.md §5).
             receipt = verify_receipt(
-                response.content, signature, self.sender.keyring, hub_id=self.sender.hub_id
+                response.content, signature, self.sender.keyring, hub_id=self.sender.hub_id, pushed=manifest
             )
-            if (receipt.batch_id, receipt.sender, receipt.envelope_sha256) != (
-                manifest.batch_id,
-                manifest.sender,
-                manifest.envelope_sha256,
-            ):
-                raise ReceiptMismatch(
-                    f"回执对应批次 {receipt.batch_id}/{receipt.envelope_sha256[:12]}，"
-                    f"而推送的是 {manifest.batch_id}/{manifest.envelope_sha256[:12]}"
-                )
         if response.status_code == 200 and receipt is not None and receipt.status == "accepted":
             return receipt
         if receipt is not None and receipt.error is not None:

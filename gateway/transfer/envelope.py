@@ -32,7 +32,7 @@ from typing import BinaryIO
 
 from cryptography.exceptions import InvalidTag
 
-from gateway.transfer.errors import EnvelopeError, FormatError
+from gateway.transfer.errors import EnvelopeError, FormatError, SuiteNotAllowed
 from gateway.transfer.keyring import KeyEntry
 from gateway.transfer.keytypes import Decrypter, LocalDecrypter, PrivateKey, encryption_key_type
 from gateway.transfer.suites import DEFAULT_SUITE_ID, SegmentCipher, Suite, get_suite
@@ -40,12 +40,13 @@ from gateway.transfer.wire import (
     BATCH_ID_RE,
     ID_RE,
     KID_RE,
+    MAX_CREATED_AT,
     Fields,
     b64url,
     b64url_decode,
     canonical_json,
     check_id,
-    parse_json,
+    parse_versioned,
 )
 
 MAGIC = b"GWENV1\n"
@@ -109,26 +110,37 @@ class Header:
 
     @classmethod
     def decode(cls, raw: bytes, *, allowed_suites: Iterable[str]) -> Header:
-        f = Fields(parse_json(raw, max_size=MAX_HEADER_SIZE, where="信封头"), HEADER_KEYS, "信封头")
-        if f.int("v") != VERSION:
-            raise FormatError(f"不支持的信封版本 {f.raw('v')}", code="unsupported_version")
+        """Check the header in the documented order (docs/protocol.md §3.5); the first failure is reported.
+
+        Strict parse, ``v`` (``unsupported_version``), canonical form, exact key set, ``suite`` on the
+        allow-list (``unsupported_suite``), then each field in :data:`HEADER_KEYS` order.
+        """
+        obj = parse_versioned(raw, max_size=MAX_HEADER_SIZE, where="信封头", version=VERSION)
+        f = Fields(obj, HEADER_KEYS, "信封头")
         suite = get_suite(f.str("suite", max_len=128), allowed_suites)
+        rcpt_kid = f.str("rcpt_kid", KID_RE)
         seg = f.int("seg", MIN_SEGMENT_SIZE, MAX_SEGMENT_SIZE)
         if seg & (seg - 1):
             raise FormatError("信封头.seg 必须是 2 的幂")
+        salt = f.bytes("salt", SALT_LEN)
+        batch_id = f.str("batch_id", BATCH_ID_RE)
+        seq = f.int("seq")
+        sender = f.str("sender", ID_RE)
+        created_at = f.int("created_at", 0, MAX_CREATED_AT)
+        content_type = f.str("content_type", _CONTENT_TYPE_RE)
         wrapped = b64url_decode(f.raw("wrapped_key"), where="信封头.wrapped_key")
         if len(wrapped) not in suite.wrapped_key_lengths:
             raise FormatError(f"信封头.wrapped_key 的长度 {len(wrapped)} 不符合套件 {suite.id}")
         return cls(
             suite=suite.id,
-            rcpt_kid=f.str("rcpt_kid", KID_RE),
+            rcpt_kid=rcpt_kid,
             seg=seg,
-            salt=f.bytes("salt", SALT_LEN),
-            batch_id=f.str("batch_id", BATCH_ID_RE),
-            seq=f.int("seq"),
-            sender=f.str("sender", ID_RE),
-            created_at=f.int("created_at"),
-            content_type=f.str("content_type", _CONTENT_TYPE_RE),
+            salt=salt,
+            batch_id=batch_id,
+            seq=seq,
+            sender=sender,
+            created_at=created_at,
+            content_type=content_type,
             wrapped_key=wrapped,
         )
 
@@ -240,6 +252,13 @@ def write_envelope(
     )
 
 
+class EnvelopeSuiteNotAllowed(EnvelopeError, SuiteNotAllowed):
+    """The header names a suite this receiver does not accept: an envelope error like the others (so a
+    receiver handling :class:`EnvelopeError` answers it with its code) and a suite refusal."""
+
+    code = "unsupported_suite"
+
+
 def read_header(
     src: BinaryIO, *, allowed_suites: Iterable[str] = (DEFAULT_SUITE_ID,)
 ) -> tuple[Header, bytes]:
@@ -257,8 +276,11 @@ def read_header(
         raise EnvelopeError("信封在头部内被截断", code="truncated")
     try:
         header = Header.decode(header_bytes, allowed_suites=allowed_suites)
+    except SuiteNotAllowed as exc:
+        raise EnvelopeSuiteNotAllowed(exc.message) from exc
     except FormatError as exc:
-        raise EnvelopeError(exc.message, code="bad_header") from exc
+        code = "unsupported_version" if exc.code == "unsupported_version" else "bad_header"
+        raise EnvelopeError(exc.message, code=code) from exc
     return header, preamble + header_bytes
 
 

@@ -13,12 +13,13 @@ local-key implementations below are the only ones built.
 from __future__ import annotations
 
 import hashlib
+import hmac
 import os
 from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
 from typing import Any, ClassVar, Protocol, runtime_checkable
 
-from cryptography.exceptions import InvalidSignature, InvalidTag
+from cryptography.exceptions import InvalidSignature, InvalidTag, UnsupportedAlgorithm
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey, X25519PublicKey
@@ -27,16 +28,23 @@ from cryptography.hazmat.primitives.hpke import AEAD, KDF, KEM
 from cryptography.hazmat.primitives.hpke import Suite as HpkeSuite
 from cryptography.hazmat.primitives.kdf.pbkdf2 import PBKDF2HMAC
 
-from gateway.transfer import sm
+from gateway.transfer import pkcs8, sm
 from gateway.transfer.errors import FormatError, KeyringError, SignatureError
+from gateway.transfer.keyprotect import (
+    MAX_PBKDF2_ROUNDS,
+    PRODUCTION_COST,
+    DamagedKeyFile,
+    Protection,
+    ScryptCost,
+    WrongPassphrase,
+    check_scrypt_params,
+    scrypt_derive,
+)
 from gateway.transfer.wire import Fields, b64url, canonical_json, parse_json
 
 # cryptography's key classes share no useful common base across algorithms; each KeyType knows its own.
 PrivateKey = Any
 PublicKey = Any
-
-DEFAULT_KDF_ROUNDS = 200_000
-MAX_KDF_ROUNDS = 10_000_000
 
 
 class KeyParams(ABC):
@@ -104,17 +112,27 @@ class KeyType(ABC):
 
     @abstractmethod
     def dump_private(
-        self, key: PrivateKey, passphrase: bytes | None, rounds: int = DEFAULT_KDF_ROUNDS
+        self, key: PrivateKey, passphrase: bytes | None, cost: ScryptCost = PRODUCTION_COST
     ) -> bytes:
-        """The private key file's bytes, encrypted under ``passphrase`` unless it is None. ``rounds`` is
-        the passphrase KDF's work factor where the format lets us choose it."""
+        """The private key file's bytes, encrypted under ``passphrase`` with scrypt at ``cost`` unless the
+        passphrase is None (clear text)."""
 
     @abstractmethod
     def load_private(self, data: bytes, passphrase: bytes | None) -> PrivateKey:
-        """Inverse of :meth:`dump_private`; ValueError on a wrong passphrase or a damaged file."""
+        """Inverse of :meth:`dump_private`, for this release's files and earlier ones.
+
+        Raises :class:`WrongPassphrase` when the passphrase does not open the file and
+        :class:`DamagedKeyFile` when the file is not one we read or was altered."""
 
     @abstractmethod
-    def is_encrypted(self, data: bytes) -> bool: ...
+    def protection(self, data: bytes) -> Protection:
+        """How the file is protected, read without the passphrase; :class:`DamagedKeyFile` if unreadable."""
+
+    def is_encrypted(self, data: bytes) -> bool:
+        try:
+            return self.protection(data).encrypted
+        except DamagedKeyFile:
+            return False
 
     def pair_consistent(self, private: PrivateKey) -> bool:
         """Whether ``private`` belongs to the public key it reports (derived, hence true, unless stored)."""
@@ -161,32 +179,52 @@ class EncryptionKeyType(KeyType):
 
 
 class _Pkcs8(KeyType):
-    """PKCS#8 PEM through cryptography, so OpenSSL and HSM import tools read the files.
+    """PKCS#8 PEM, so OpenSSL and HSM import tools read the files.
 
-    Encryption is cryptography's ``BestAvailableEncryption`` (PBES2, PBKDF2-HMAC-SHA256 with a fixed 2048
-    rounds, AES-256-CBC); the rounds cannot be raised for PKCS#8, so passphrases must be random secrets
-    (docs/protocol.md §6), not words a person chose.
+    Encrypted: PBES2 with scrypt at the store's cost and AES-256-CBC, written and read by
+    :mod:`gateway.transfer.pkcs8` (cryptography 50 writes PKCS#8 only with PBKDF2 at 2048 rounds). Files of
+    earlier releases (that PBKDF2 form) still open; ``gateway keys reencrypt`` or a rotation rewrites them.
     """
 
     file_suffix = ".pem"
-    _ENCRYPTED = b"-----BEGIN ENCRYPTED PRIVATE KEY-----"
 
     def dump_private(
-        self, key: PrivateKey, passphrase: bytes | None, rounds: int = DEFAULT_KDF_ROUNDS
+        self, key: PrivateKey, passphrase: bytes | None, cost: ScryptCost = PRODUCTION_COST
     ) -> bytes:
-        encryption: serialization.KeySerializationEncryption = (
-            serialization.BestAvailableEncryption(passphrase) if passphrase else serialization.NoEncryption()
+        if passphrase is None:
+            return key.private_bytes(
+                serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+            )
+        info = key.private_bytes(
+            serialization.Encoding.DER, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
         )
-        return key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, encryption)
+        return pkcs8.pem(pkcs8.encrypt(info, passphrase, cost))
+
+    def _unpem(self, data: bytes) -> tuple[bool, bytes]:
+        label, der = pkcs8.unpem(data)
+        if label not in (pkcs8.ENCRYPTED_LABEL, pkcs8.PLAIN_LABEL):
+            raise DamagedKeyFile(f"PEM label {label!r} is not a PKCS#8 private key")
+        return label == pkcs8.ENCRYPTED_LABEL, der
+
+    def protection(self, data: bytes) -> Protection:
+        encrypted, der = self._unpem(data)
+        return pkcs8.protection(der) if encrypted else Protection("plaintext")
 
     def load_private(self, data: bytes, passphrase: bytes | None) -> PrivateKey:
+        encrypted, der = self._unpem(data)
+        if not encrypted:
+            try:
+                return serialization.load_der_private_key(der, password=None)
+            except (ValueError, TypeError, UnsupportedAlgorithm) as exc:
+                raise DamagedKeyFile("the PrivateKeyInfo does not parse") from exc
+        if passphrase is None:
+            raise WrongPassphrase(certain=True)
+        info = pkcs8.decrypt(der, passphrase)
         try:
-            return serialization.load_pem_private_key(data, password=passphrase)
-        except TypeError as exc:
-            raise ValueError("PKCS#8 key") from exc
-
-    def is_encrypted(self, data: bytes) -> bool:
-        return data.lstrip().startswith(self._ENCRYPTED)
+            return serialization.load_der_private_key(info, password=None)
+        except (ValueError, TypeError, UnsupportedAlgorithm) as exc:
+            # The padding happened to look right (1 in 256 for a wrong key); the content says otherwise.
+            raise WrongPassphrase(certain=False) from exc
 
 
 class X25519(_Pkcs8, EncryptionKeyType):
@@ -253,17 +291,28 @@ class Ed25519(_Pkcs8, SigningKeyType):
 class _SM2(KeyType):
     """SM2 keys in a small JSON key file, because no library at hand reads or writes SM2 PKCS#8.
 
-    cryptography refuses the SM2 curve and gmssl-pyx exposes no key import/export, so the file is
-    canonical JSON ``{v, kty, public, private}``, or, encrypted, ``{v, kty, public, kdf, rounds, salt,
-    nonce, sealed}`` where sealed = SM4-GCM(PBKDF2-HMAC-SM3(passphrase, salt, rounds), nonce, d,
-    aad = canonical JSON of the other members). The public key is kept because gmssl-pyx cannot derive it.
+    cryptography refuses the SM2 curve and gmssl-pyx exposes no key import/export, so the file is canonical
+    JSON (docs/protocol.md §6 specifies it completely). Encrypted (v 2)::
+
+        {"check", "kdf": "scrypt", "kty", "n", "nonce", "p", "public", "r", "salt", "sealed", "v": 2}
+
+    K = scrypt(passphrase, salt, N=n, r, p, dkLen=32); the SM4 key is K[0:16] and ``check`` = K[16:32],
+    which tells a wrong passphrase (check differs) from an altered file (check right, tag wrong), as the
+    password verification value of WinZip's AES format does. sealed = SM4-GCM(K[0:16], nonce, d) with the
+    16-byte tag appended, AAD = canonical JSON of every member but ``sealed``. Clear text (v 1):
+    ``{kty, private, public, v}``. Earlier releases wrote v 1 sealed files (PBKDF2-HMAC-SM3, no check
+    value); they still open. The public key is kept because gmssl-pyx cannot derive it.
     """
 
     public_length = sm.POINT_LEN
     file_suffix = ".json"
     _PLAIN_KEYS = ("v", "kty", "public", "private")
-    _SEALED_KEYS = ("v", "kty", "public", "kdf", "rounds", "salt", "nonce", "sealed")
-    _KDF = "pbkdf2-hmac-sm3"
+    _V1_SEALED_KEYS = ("v", "kty", "public", "kdf", "rounds", "salt", "nonce", "sealed")
+    _V2_KEYS = ("v", "kty", "public", "kdf", "n", "r", "p", "salt", "check", "nonce", "sealed")
+    _V1_KDF = "pbkdf2-hmac-sm3"
+    _KDF = "scrypt"
+    _SALT, _NONCE, _TAG, _KEY, _CHECK = 16, 12, 16, 16, 16
+    _MAX_FILE = 4096
 
     def generate(self) -> sm.SM2PrivateKey:
         return sm.SM2PrivateKey.generate()
@@ -277,51 +326,104 @@ class _SM2(KeyType):
     def raw_public(self, public: sm.SM2PublicKey) -> bytes:
         return public.to_bytes()
 
-    @staticmethod
-    def _kek(passphrase: bytes, salt: bytes, rounds: int) -> bytes:
-        return PBKDF2HMAC(hashes.SM3(), 16, salt, rounds).derive(passphrase)
-
     def dump_private(
-        self, key: sm.SM2PrivateKey, passphrase: bytes | None, rounds: int = DEFAULT_KDF_ROUNDS
+        self, key: sm.SM2PrivateKey, passphrase: bytes | None, cost: ScryptCost = PRODUCTION_COST
     ) -> bytes:
-        head: dict[str, object] = {"v": 1, "kty": self.name, "public": b64url(key.public.to_bytes())}
+        head: dict[str, object] = {"kty": self.name, "public": b64url(key.public.to_bytes())}
         if passphrase is None:
-            return canonical_json({**head, "private": b64url(key.d)}) + b"\n"
-        salt, nonce = os.urandom(16), os.urandom(12)
-        head |= {"kdf": self._KDF, "rounds": rounds, "salt": b64url(salt), "nonce": b64url(nonce)}
-        encryptor = Cipher(algorithms.SM4(self._kek(passphrase, salt, rounds)), modes.GCM(nonce)).encryptor()
+            return canonical_json({**head, "v": 1, "private": b64url(key.d)}) + b"\n"
+        salt, nonce = os.urandom(self._SALT), os.urandom(self._NONCE)
+        derived = cost.derive(passphrase, salt, self._KEY + self._CHECK)
+        head |= {
+            "v": 2,
+            "kdf": self._KDF,
+            "n": cost.n,
+            "r": cost.r,
+            "p": cost.p,
+            "salt": b64url(salt),
+            "check": b64url(derived[self._KEY :]),
+            "nonce": b64url(nonce),
+        }
+        encryptor = Cipher(algorithms.SM4(derived[: self._KEY]), modes.GCM(nonce)).encryptor()
         encryptor.authenticate_additional_data(canonical_json(head))
         sealed = encryptor.update(key.d) + encryptor.finalize() + encryptor.tag
         return canonical_json({**head, "sealed": b64url(sealed)}) + b"\n"
 
-    def load_private(self, data: bytes, passphrase: bytes | None) -> sm.SM2PrivateKey:
-        obj = parse_json(data.rstrip(b"\n"), max_size=4096, where="SM2 私钥文件")
-        encrypted = "sealed" in obj
-        f = Fields(obj, self._SEALED_KEYS if encrypted else self._PLAIN_KEYS, "SM2 私钥文件")
-        if f.int("v") != 1 or f.str("kty") != self.name:
-            raise ValueError("SM2 key file version or type")
-        public = self.public_from_raw(f.bytes("public", sm.POINT_LEN))
-        if not encrypted:
-            return sm.SM2PrivateKey(f.bytes("private", sm.COORD), public)
-        if passphrase is None or f.str("kdf") != self._KDF:
-            raise ValueError("SM2 key file passphrase or KDF")
-        rounds, salt, nonce = f.int("rounds", 1, MAX_KDF_ROUNDS), f.bytes("salt", 16), f.bytes("nonce", 12)
-        sealed = f.bytes("sealed", sm.COORD + 16)
-        head = {k: v for k, v in obj.items() if k != "sealed"}
-        kek = self._kek(passphrase, salt, rounds)
-        decryptor = Cipher(algorithms.SM4(kek), modes.GCM(nonce, sealed[-16:], min_tag_length=16)).decryptor()
-        decryptor.authenticate_additional_data(canonical_json(head))
+    def _fields(self, data: bytes) -> tuple[Fields, dict[str, object]]:
+        """The file's members, checked for their exact set by version; DamagedKeyFile otherwise."""
         try:
-            d = decryptor.update(sealed[:-16]) + decryptor.finalize()
-        except InvalidTag as exc:
-            raise ValueError("SM2 key file does not open") from exc
-        return sm.SM2PrivateKey(d, public)
+            obj = parse_json(data.rstrip(b"\n"), max_size=self._MAX_FILE, where="SM2 私钥文件")
+            version = obj.get("v")
+            if version == 2:
+                keys: tuple[str, ...] = self._V2_KEYS
+            elif version == 1:
+                keys = self._V1_SEALED_KEYS if "sealed" in obj else self._PLAIN_KEYS
+            else:
+                raise DamagedKeyFile(f"SM2 key file version {version!r} is not 1 or 2")
+            f = Fields(obj, keys, "SM2 私钥文件")
+            if f.str("kty") != self.name:
+                raise DamagedKeyFile(f"the key file holds a {f.str('kty')} key, not {self.name}")
+        except FormatError as exc:
+            raise DamagedKeyFile(exc.message) from exc
+        return f, obj
 
-    def is_encrypted(self, data: bytes) -> bool:
+    def protection(self, data: bytes) -> Protection:
+        f, obj = self._fields(data)
         try:
-            return "sealed" in parse_json(data.rstrip(b"\n"), max_size=4096, where="SM2 私钥文件")
-        except FormatError:
-            return False
+            if obj["v"] == 2:
+                if f.str("kdf") != self._KDF:
+                    raise DamagedKeyFile(f"SM2 key file kdf {f.str('kdf')!r} is not {self._KDF!r}")
+                n, r, p = f.int("n", 2, 1 << 30), f.int("r", 1, 64), f.int("p", 1, 64)
+                check_scrypt_params(n, r, p)
+                return Protection("scrypt", n=n, r=r, p=p)
+            if "sealed" in obj:
+                if f.str("kdf") != self._V1_KDF:
+                    raise DamagedKeyFile(f"SM2 key file kdf {f.str('kdf')!r} is not {self._V1_KDF!r}")
+                return Protection(self._V1_KDF, rounds=f.int("rounds", 1, MAX_PBKDF2_ROUNDS))
+        except FormatError as exc:
+            raise DamagedKeyFile(exc.message) from exc
+        return Protection("plaintext")
+
+    def load_private(self, data: bytes, passphrase: bytes | None) -> sm.SM2PrivateKey:
+        protection = self.protection(data)
+        f, obj = self._fields(data)
+        try:
+            public = self.public_from_raw(f.bytes("public", sm.POINT_LEN))
+            if not protection.encrypted:
+                d = f.bytes("private", sm.COORD)
+            elif passphrase is None:
+                raise WrongPassphrase(certain=True)
+            else:
+                salt, nonce = f.bytes("salt", self._SALT), f.bytes("nonce", self._NONCE)
+                sealed = f.bytes("sealed", sm.COORD + self._TAG)
+                head = canonical_json({k: v for k, v in obj.items() if k != "sealed"})
+                if protection.scheme == "scrypt":
+                    check = f.bytes("check", self._CHECK)
+                    derived = scrypt_derive(
+                        passphrase, salt, protection.n, protection.r, protection.p, self._KEY + self._CHECK
+                    )
+                    if not hmac.compare_digest(derived[self._KEY :], check):
+                        raise WrongPassphrase(certain=True)
+                    d = self._open(derived[: self._KEY], nonce, sealed, head, altered=True)
+                else:
+                    kek = PBKDF2HMAC(hashes.SM3(), self._KEY, salt, protection.rounds).derive(passphrase)
+                    d = self._open(kek, nonce, sealed, head, altered=False)
+            return sm.SM2PrivateKey(d, public)
+        except (FormatError, sm.SM2Error) as exc:
+            raise DamagedKeyFile(str(exc)) from exc
+
+    def _open(self, key: bytes, nonce: bytes, sealed: bytes, aad: bytes, *, altered: bool) -> bytes:
+        """SM4-GCM open. ``altered``: the passphrase was already verified, so a failed tag means the file
+        was changed; without that check (v 1) a failed tag most likely means a wrong passphrase."""
+        tag = sealed[-self._TAG :]
+        decryptor = Cipher(algorithms.SM4(key), modes.GCM(nonce, tag, min_tag_length=self._TAG)).decryptor()
+        decryptor.authenticate_additional_data(aad)
+        try:
+            return decryptor.update(sealed[: -self._TAG]) + decryptor.finalize()
+        except InvalidTag as exc:
+            if altered:
+                raise DamagedKeyFile("the SM2 key file was altered (the GCM tag does not verify)") from exc
+            raise WrongPassphrase(certain=False) from exc
 
 
 class SM2Sign(_SM2, SigningKeyType):

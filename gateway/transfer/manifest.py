@@ -23,10 +23,11 @@ from gateway.transfer.wire import (
     HEX64_RE,
     ID_RE,
     KID_RE,
+    MAX_CREATED_AT,
     Fields,
     b64url,
     canonical_json,
-    parse_json,
+    parse_versioned,
 )
 
 MANIFEST_DOMAIN = b"gwenv1 manifest\0"
@@ -72,27 +73,39 @@ class Manifest:
         return canonical_json(asdict(self), where="清单")
 
     @classmethod
-    def decode(cls, raw: bytes) -> Manifest:
-        f = Fields(parse_json(raw, max_size=MAX_MANIFEST_SIZE, where="清单"), MANIFEST_KEYS, "清单")
-        if f.int("v") != MANIFEST_VERSION:
-            raise FormatError(f"不支持的清单版本 {f.raw('v')}", code="unsupported_version")
-        f.bytes("nonce", NONCE_LEN)
-        return cls(
-            v=MANIFEST_VERSION,
-            suite=f.str("suite", max_len=128),
-            kid=f.str("kid", KID_RE),
-            nonce=f.str("nonce"),
-            batch_id=f.str("batch_id", BATCH_ID_RE),
-            seq=f.int("seq"),
-            sender=f.str("sender", ID_RE),
-            recipient_kid=f.str("recipient_kid", KID_RE),
-            created_at=f.int("created_at"),
-            header_sha256=f.str("header_sha256", HEX64_RE),
-            envelope_sha256=f.str("envelope_sha256", HEX64_RE),
-            payload_sha256=f.str("payload_sha256", HEX64_RE),
-            segments=f.int("segments", 1),
-            size=f.int("size", 1),
-        )
+    def decode(cls, raw: bytes, *, allowed_suites: Iterable[str] | None = None) -> Manifest:
+        """Check the manifest in the documented order (docs/protocol.md §4): size, strict parse, ``v``
+        (``unsupported_version``), canonical form, key set, ``suite`` (on the allow-list when one is given:
+        ``unsupported_suite``), then each field. Format failures are ``bad_manifest``."""
+        try:
+            obj = parse_versioned(raw, max_size=MAX_MANIFEST_SIZE, where="清单", version=MANIFEST_VERSION)
+            f = Fields(obj, MANIFEST_KEYS, "清单")
+            suite = f.str("suite", max_len=128)
+            if allowed_suites is not None:
+                get_suite(suite, allowed_suites)
+            kid = f.str("kid", KID_RE)
+            nonce = f.str("nonce")
+            f.bytes("nonce", NONCE_LEN)
+            return cls(
+                v=MANIFEST_VERSION,
+                suite=suite,
+                kid=kid,
+                nonce=nonce,
+                batch_id=f.str("batch_id", BATCH_ID_RE),
+                seq=f.int("seq"),
+                sender=f.str("sender", ID_RE),
+                recipient_kid=f.str("recipient_kid", KID_RE),
+                created_at=f.int("created_at", 0, MAX_CREATED_AT),
+                header_sha256=f.str("header_sha256", HEX64_RE),
+                envelope_sha256=f.str("envelope_sha256", HEX64_RE),
+                payload_sha256=f.str("payload_sha256", HEX64_RE),
+                segments=f.int("segments", 1),
+                size=f.int("size", 1),
+            )
+        except FormatError as exc:
+            if exc.code == "unsupported_version":
+                raise
+            raise FormatError(exc.message, code="bad_manifest") from exc
 
     @classmethod
     def for_envelope(cls, info: EnvelopeInfo, *, kid: str, nonce: bytes | None = None) -> Manifest:
@@ -132,11 +145,14 @@ def verify_manifest(
 ) -> Manifest:
     """Verify ``signature`` over the exact ``raw`` bytes with the sender's registered key.
 
-    Checks, in order: strict canonical form, suite on the allow-list, the kid is a signing key in the
-    keyring owned by the manifest's sender and of the suite's key type, the signature, and finally the
-    key's validity window at ``created_at`` (last, so a forged timestamp cannot probe key dates).
+    Checks, in order (docs/protocol.md §4): the format (:meth:`Manifest.decode`, with the suite on the
+    allow-list), the kid is in the keyring (``unknown_kid``) as a signing key (``wrong_key_use``), owned by
+    the manifest's sender (``sender_mismatch``), of the suite's key type (``wrong_key_use``: an SM batch is
+    never accepted under an Ed25519 signature, nor the reverse), the signature (``bad_signature``), and
+    finally the key's validity window at ``created_at`` (``key_not_valid``; last, so a forged timestamp
+    cannot probe key dates).
     """
-    manifest = Manifest.decode(raw)
+    manifest = Manifest.decode(raw, allowed_suites=allowed_suites)
     suite = get_suite(manifest.suite, allowed_suites)
     entry = keyring.get(manifest.kid, use="sign")
     if entry.owner != manifest.sender:

@@ -7,12 +7,15 @@ hub, both sides written at once.
 
 Rotation keeps the old key: it stays valid until the new key's start plus the overlap, so batches sealed
 or receipts signed just before the switch still verify, and the holder of an old encryption key keeps
-decrypting what peers encrypted to it before they imported the new one.
+decrypting what peers encrypted to it before they imported the new one. Old keys stay on disk, so a
+rotation also re-encrypts the party's older private key files that are protected less than new ones
+(:func:`reencrypt_keys`): a key retired today must not stay behind an earlier release's weaker KDF.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import logging
 import time
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -20,11 +23,21 @@ from pathlib import Path
 
 from gateway.transfer import sm
 from gateway.transfer.errors import FormatError, KeyringError
+from gateway.transfer.keyprotect import PRODUCTION_COST, ScryptCost
 from gateway.transfer.keyring import KeyEntry, Keyring, KeyUse
 from gateway.transfer.keystore import GATEWAY_PASSPHRASE_ENV, HUB_PASSPHRASE_ENV, KeyStore
-from gateway.transfer.keytypes import KeyParams, KeyType, SM2EncryptParams, SM2SignParams, key_type
+from gateway.transfer.keytypes import (
+    KeyParams,
+    KeyType,
+    PrivateKey,
+    SM2EncryptParams,
+    SM2SignParams,
+    key_type,
+)
 from gateway.transfer.suites import DEFAULT_SUITE_ID, SUITES
 from gateway.transfer.wire import check_id
+
+log = logging.getLogger(__name__)
 
 GATEWAY_DIR = "gateway"
 HUB_DIR = "hub"
@@ -51,12 +64,16 @@ class SM2Options:
         return None
 
 
-def gateway_store(keys_dir: Path, passphrase: str | bytes | None = None) -> KeyStore:
-    return KeyStore.open(keys_dir / GATEWAY_DIR, GATEWAY_PASSPHRASE_ENV, passphrase)
+def gateway_store(
+    keys_dir: Path, passphrase: str | bytes | None = None, *, kdf_cost: ScryptCost = PRODUCTION_COST
+) -> KeyStore:
+    return KeyStore.open(keys_dir / GATEWAY_DIR, GATEWAY_PASSPHRASE_ENV, passphrase, kdf_cost=kdf_cost)
 
 
-def hub_store(keys_dir: Path, passphrase: str | bytes | None = None) -> KeyStore:
-    return KeyStore.open(keys_dir / HUB_DIR, HUB_PASSPHRASE_ENV, passphrase)
+def hub_store(
+    keys_dir: Path, passphrase: str | bytes | None = None, *, kdf_cost: ScryptCost = PRODUCTION_COST
+) -> KeyStore:
+    return KeyStore.open(keys_dir / HUB_DIR, HUB_PASSPHRASE_ENV, passphrase, kdf_cost=kdf_cost)
 
 
 def suite_key_types(suite_ids: Iterable[str], uses: Iterable[KeyUse]) -> list[KeyType]:
@@ -178,6 +195,7 @@ def generate_keys(
     hub_passphrase: str | bytes | None = None,
     insecure_plaintext: bool = False,
     sm2: SM2Options | None = None,
+    kdf_cost: ScryptCost = PRODUCTION_COST,
 ) -> bool:
     """Create keys_dir/gateway and keys_dir/hub for ``suites``; True if anything was generated.
 
@@ -186,9 +204,10 @@ def generate_keys(
     are kept, so asking for another suite later adds only its keys. ``passphrase`` / ``hub_passphrase``
     encrypt the private keys (default: GATEWAY_KEY_PASSPHRASE / HUB_KEY_PASSPHRASE, or their _FILE);
     without any, only ``insecure_plaintext`` (demo) writes clear-text keys. Keyrings are written last, so
-    their presence means the set is complete.
+    their presence means the set is complete. ``kdf_cost``: tests only (keyprotect.TEST_ONLY_COST).
     """
-    gateway, hub = gateway_store(keys_dir, passphrase), hub_store(keys_dir, hub_passphrase)
+    gateway = gateway_store(keys_dir, passphrase, kdf_cost=kdf_cost)
+    hub = hub_store(keys_dir, hub_passphrase, kdf_cost=kdf_cost)
     present = [gateway.keyring_path.exists(), hub.keyring_path.exists()]
     if any(present) and not all(present):
         raise KeyringError(
@@ -229,9 +248,81 @@ def generate_keys(
 
 
 @dataclass(frozen=True)
+class Reencrypted:
+    """One private key file rewritten: its kid and how it was protected before and after."""
+
+    kid: str
+    before: str
+    after: str
+
+
+@dataclass(frozen=True)
+class NotReencrypted:
+    """An older key file a rotation could not open to re-encrypt (the rotation itself went ahead)."""
+
+    kid: str
+    code: str
+
+
+@dataclass(frozen=True)
 class Rotation:
     new: KeyEntry
     retired: tuple[KeyEntry, ...]
+    reencrypted: tuple[Reencrypted, ...] = ()
+    not_reencrypted: tuple[NotReencrypted, ...] = ()
+
+
+def reencrypt_keys(
+    store: KeyStore, *, new_passphrase: str | bytes | None = None, strict: bool = True
+) -> tuple[tuple[Reencrypted, ...], tuple[NotReencrypted, ...]]:
+    """Rewrite the party's own private key files that are protected less than ``store`` writes (an earlier
+    release's PBKDF2, a lower scrypt cost, clear text), or, with ``new_passphrase``, every one of them under
+    the new passphrase. Expired and retired keys included: all of them stay on disk.
+
+    Every key is opened before any file is rewritten, so a passphrase that opens none changes nothing.
+    With ``new_passphrase`` a run that was interrupted can be run again with the same two passphrases: a key
+    the old one no longer opens but the new one does was already moved, and is left (or only upgraded).
+    ``strict`` false (a rotation): a key that cannot be opened is reported in the second tuple and skipped.
+    """
+    target = (
+        store
+        if new_passphrase is None
+        else KeyStore.open(store.root, store.passphrase_env, new_passphrase, kdf_cost=store.kdf_cost)
+    )
+    if target.passphrase() is None:
+        raise KeyringError(
+            f"重新加密私钥需要口令：请设置 {store.passphrase_env}（或 _FILE）", code="passphrase_required"
+        )
+    keyring = store.load_keyring()
+    plan: list[tuple[KeyEntry, PrivateKey, str]] = []
+    skipped: list[NotReencrypted] = []
+    for entry in keyring.entries:
+        if entry.owner != keyring.party or not store.has_private(entry.kid):
+            continue
+        try:
+            before = store.protection(entry)
+            if new_passphrase is None and before.at_least(store.kdf_cost):
+                continue  # current: not even opened
+            try:
+                key, under_target = store.load_private(entry), new_passphrase is None
+            except KeyringError as exc:
+                if exc.code != "wrong_passphrase" or new_passphrase is None:
+                    raise
+                key, under_target = target.load_private(entry), True  # already under the new passphrase
+        except KeyringError as exc:
+            if strict:
+                raise
+            skipped.append(NotReencrypted(entry.kid, exc.code))
+            log.warning("private key %s not re-encrypted: %s", entry.kid, exc.code)
+            continue
+        if under_target and before.at_least(target.kdf_cost):
+            continue
+        plan.append((entry, key, before.describe()))
+    done = []
+    for entry, key, before_text in plan:
+        target.replace_private(entry, key)
+        done.append(Reencrypted(entry.kid, before_text, target.protection(entry).describe()))
+    return tuple(done), tuple(skipped)
 
 
 def rotate_key(
@@ -251,6 +342,10 @@ def rotate_key(
     extended). The new key keeps the agreements (params) of the newest older key unless ``params`` says
     otherwise. Peers must import the new public entry (and the shortened windows): before the new key
     starts for a signing key, at any time for an encryption key (peers switch when they import it).
+
+    Then the party's older private key files protected less than new ones are re-encrypted (best effort:
+    one that does not open with the passphrase is reported in ``not_reencrypted``, and the rotation
+    stands, since a rotation may be urgent). Without a passphrase (``insecure_plaintext``) nothing is.
     """
     if overlap_days < 0 or activate_in_seconds < 0:
         raise FormatError("重叠期与生效延迟不能为负")
@@ -278,7 +373,11 @@ def rotate_key(
         dataclasses.replace(e, not_after=max(e.not_before, cutoff)) for e in older if e.not_after > cutoff
     )
     keyring.replacing(retired).with_entries([new]).save(store.keyring_path)
-    return Rotation(new, retired)
+    reencrypted: tuple[Reencrypted, ...] = ()
+    not_reencrypted: tuple[NotReencrypted, ...] = ()
+    if store.passphrase() is not None:
+        reencrypted, not_reencrypted = reencrypt_keys(store, strict=False)
+    return Rotation(new, retired, reencrypted, not_reencrypted)
 
 
 def export_public(store: KeyStore) -> Keyring:

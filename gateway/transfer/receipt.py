@@ -21,9 +21,11 @@ from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Annotated, Any, Literal
 
-from gateway.transfer.errors import FormatError, KeyringError
+from gateway.transfer.errors import FormatError, KeyringError, ReceiptMismatch
 from gateway.transfer.keyring import Keyring
 from gateway.transfer.keytypes import PrivateKey, Signer, as_signer
+from gateway.transfer.manifest import Manifest
+from gateway.transfer.suites import SUITES
 from gateway.transfer.wire import (
     BATCH_ID_RE,
     HEX64_RE,
@@ -32,12 +34,15 @@ from gateway.transfer.wire import (
     MAX_SAFE_INT,
     Fields,
     canonical_json,
-    parse_json,
+    parse_versioned,
 )
 
 RECEIPT_DOMAIN = b"gwenv1 receipt\0"
 RECEIPT_VERSION = 1
 MAX_RECEIPT_SIZE = 4 << 20
+# The most refused records one receipt may list (docs/protocol.md §5). A hub finding more lists the first
+# MAX_REJECTIONS; a sender refuses a receipt listing more, which bounds what it parses and archives.
+MAX_REJECTIONS = 1000
 CODE_RE = re.compile(r"[A-Za-z0-9_.:-]{1,64}")
 MAX_MESSAGE = 4000
 Status = Literal["accepted", "rejected"]
@@ -110,15 +115,18 @@ class Version:
 
 @dataclass(frozen=True)
 class ListOf:
-    """A list of ``item`` objects (a tuple in Python)."""
+    """A list of at most ``max_items`` ``item`` objects (a tuple in Python)."""
 
     doc: str
     item: type
+    max_items: int
 
     def read(self, f: Fields, key: str, where: str) -> tuple[object, ...]:
         value = f.raw(key)
         if not isinstance(value, list):
             raise FormatError(f"{where}.{key} 必须是列表")
+        if len(value) > self.max_items:
+            raise FormatError(f"{where}.{key} 有 {len(value)} 项，超过上限 {self.max_items}")
         return tuple(read_object(self.item, v, f"{where}.{key}", what="的元素必须是对象") for v in value)
 
     def dump(self, value: Any) -> object:
@@ -223,7 +231,8 @@ class BatchReceipt:
     status: Annotated[Status, Choice("the hub's decision on the whole batch", typing.get_args(Status))]
     accepted: Annotated[int, Integer("records stored; 0 when rejected")]
     rejected: Annotated[
-        tuple[Rejection, ...], ListOf("refused records (the reference hub lists at most 1000)", Rejection)
+        tuple[Rejection, ...],
+        ListOf(f"refused records, at most {MAX_REJECTIONS}; empty when accepted", Rejection, MAX_REJECTIONS),
     ]
     error: Annotated[Problem | None, OneOrNull("why the batch was rejected; null when accepted", Problem)]
     received_at: Annotated[int, Integer("hub time, Unix seconds")]
@@ -238,9 +247,24 @@ class BatchReceipt:
 
     @classmethod
     def decode(cls, raw: bytes) -> BatchReceipt:
-        obj = parse_json(raw, max_size=MAX_RECEIPT_SIZE, where="回执")
-        receipt: BatchReceipt = read_object(cls, obj, "回执")
+        """Size, strict parse, ``v`` (``unsupported_version``), canonical form, members by their rules,
+        then the statements between members (docs/protocol.md §5); format failures are ``bad_receipt``."""
+        try:
+            obj = parse_versioned(raw, max_size=MAX_RECEIPT_SIZE, where="回执", version=RECEIPT_VERSION)
+            receipt: BatchReceipt = read_object(cls, obj, "回执")
+            receipt.check_consistent()
+        except FormatError as exc:
+            if exc.code == "unsupported_version":
+                raise
+            raise FormatError(exc.message, code="bad_receipt") from exc
         return dataclasses.replace(receipt, raw=raw)
+
+    def check_consistent(self) -> None:
+        """An accepted receipt has no error and no refused records; a rejected one stored nothing."""
+        if self.status == "accepted" and (self.error is not None or self.rejected):
+            raise FormatError("已接收的回执不得带 error 或 rejected")
+        if self.status == "rejected" and (self.error is None or self.accepted != 0):
+            raise FormatError("拒收的回执必须带 error，且 accepted 为 0")
 
 
 RECEIPT_KEYS = tuple(wire_fields(BatchReceipt))
@@ -255,17 +279,44 @@ def sign_receipt(
 
 
 def verify_receipt(
-    raw: bytes, signature: bytes, keyring: Keyring, *, hub_id: str | None = None
+    raw: bytes,
+    signature: bytes,
+    keyring: Keyring,
+    *,
+    hub_id: str | None = None,
+    pushed: Manifest | None = None,
 ) -> BatchReceipt:
     """Verify a receipt over the exact bytes received, with a signing key the keyring trusts for a hub.
 
-    The key must belong to ``hub_id`` when given, and never to the keyring's own party (a sender must not
-    accept a "receipt" signed with its own key).
+    In order (docs/protocol.md §5): the format (:meth:`BatchReceipt.decode`), ``hub_kid`` in the keyring
+    (``unknown_kid``) as a signing key (``wrong_key_use``), owned by ``hub_id`` when given and never by the
+    keyring's own party (``receipt_wrong_signer``: a sender must not accept a "receipt" signed with its own
+    key), of the pushed batch's suite (``receipt_wrong_suite``: an SM batch never accepts an Ed25519
+    receipt, nor the reverse), the signature (``bad_signature``), the key valid at ``received_at``
+    (``key_not_valid``), and naming the pushed batch (``receipt_mismatch``). A sender passes the manifest it
+    pushed as ``pushed``; without it (re-checking an archived receipt) the last two steps that need it,
+    the suite and the batch, are not checked.
     """
     receipt = BatchReceipt.decode(raw)
     entry = keyring.get(receipt.hub_kid, use="sign")
     if entry.owner == keyring.party or (hub_id is not None and entry.owner != hub_id):
         raise KeyringError(f"回执签名密钥 {receipt.hub_kid} 不属于接收平台", code="receipt_wrong_signer")
+    if pushed is not None:
+        suite = SUITES.get(pushed.suite)
+        if suite is None or entry.kty != suite.sign_kty:
+            raise KeyringError(
+                f"回执签名密钥 {receipt.hub_kid}（{entry.kty}）不是批次套件 {pushed.suite} 的签名密钥",
+                code="receipt_wrong_suite",
+            )
     entry.verify(signature, RECEIPT_DOMAIN + raw)
     keyring.get(receipt.hub_kid, use="sign", at=receipt.received_at)
+    if pushed is not None and (receipt.batch_id, receipt.sender, receipt.envelope_sha256) != (
+        pushed.batch_id,
+        pushed.sender,
+        pushed.envelope_sha256,
+    ):
+        raise ReceiptMismatch(
+            f"回执对应批次 {receipt.batch_id}/{receipt.envelope_sha256[:12]}，"
+            f"而推送的是 {pushed.batch_id}/{pushed.envelope_sha256[:12]}"
+        )
     return dataclasses.replace(receipt, signature=signature)

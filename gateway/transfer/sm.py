@@ -38,6 +38,10 @@ N = 0xFFFFFFFEFFFFFFFFFFFFFFFFFFFFFFFF7203DF6B21C6052B53BBF40939D54123
 COORD = 32
 POINT_LEN = 1 + 2 * COORD  # 04 ‖ x ‖ y, the uncompressed SEC 1 encoding
 HASH_LEN = 32
+RAW_SIGNATURE_LEN = 2 * COORD  # r ‖ s
+# DER SEQUENCE { INTEGER r, INTEGER s } with minimal integers below n: 2 + 2·(2 + 33) bytes at most
+# (an integer takes 33 content bytes when its top bit is set), 8 at least (r = s = 1).
+MAX_DER_SIGNATURE_LEN = 72
 MAX_PLAINTEXT = 255  # gmssl-pyx's limit; the suite encrypts 16-byte keys
 
 _SEQUENCE, _INTEGER, _OCTET_STRING = 0x30, 0x02, 0x04
@@ -171,10 +175,12 @@ def sign(private: SM2PrivateKey, data: bytes, *, user_id: str, encoding: Signatu
 
 def _signature_der(signature: bytes, encoding: SignatureEncoding) -> bytes:
     if encoding == "raw":
-        if len(signature) != 2 * COORD:
+        if len(signature) != RAW_SIGNATURE_LEN:
             raise SM2Error("r‖s 签名必须是 64 字节")
         r, s = int.from_bytes(signature[:COORD], "big"), int.from_bytes(signature[COORD:], "big")
     else:
+        if len(signature) > MAX_DER_SIGNATURE_LEN:
+            raise SM2Error("DER 签名超过 72 字节")
         body, end = _der_read(signature, 0, _SEQUENCE)
         if end != len(signature):
             raise SM2Error("DER 签名后有多余数据")

@@ -27,8 +27,14 @@ MAX_SAFE_INT = 2**53 - 1
 # Party ids (≤ 64) and batch ids (≤ 128) follow SenderId and BatchId of schemas/batch.xsd.
 ID_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}")
 BATCH_ID_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,127}")
-KID_RE = re.compile(r"[a-z0-9]{1,16}:[A-Za-z0-9_-]{16}")
+# A kid names its key type by one of four prefixes (docs/protocol.md §1); any other prefix is malformed,
+# so a kid of an algorithm this implementation does not know is refused as a format error, never looked up.
+KID_PREFIXES = ("x25519", "ed25519", "sm2enc", "sm2sig")
+KID_RE = re.compile(rf"(?:{'|'.join(KID_PREFIXES)}):[A-Za-z0-9_-]{{16}}")
 HEX64_RE = re.compile(r"[0-9a-f]{64}")
+# created_at (header and manifest) is Unix seconds in 0..2^32−1 (up to 2106-02-07): a value a receiver in
+# any language holds in an unsigned 32-bit integer; a receiver then compares it with its own clock.
+MAX_CREATED_AT = 2**32 - 1
 
 Json = dict[str, Any]
 
@@ -99,8 +105,34 @@ def parse_json(raw: bytes, *, max_size: int, where: str, canonical: bool = True)
         raise FormatError(f"{where}不是合法的 UTF-8 JSON：{exc}") from exc
     if not isinstance(obj, dict):
         raise FormatError(f"{where}必须是 JSON 对象")
-    if canonical and canonical_json(obj, where=where) != raw:
+    if canonical:
+        check_canonical(obj, raw, where=where)
+    return obj
+
+
+def check_canonical(obj: Json, raw: bytes, *, where: str) -> None:
+    """``raw`` must be exactly the canonical serialisation of what it parsed to."""
+    if canonical_json(obj, where=where) != raw:
         raise FormatError(f"{where}不是规范化 JSON（键排序、紧凑、无多余转义）")
+
+
+def parse_versioned(raw: bytes, *, max_size: int, where: str, version: int) -> Json:
+    """Parse a signed or hashed object (header, manifest, receipt) in the documented order.
+
+    Size, strict parse (UTF-8, JSON, no duplicate keys, no floats, an object), then the version, then the
+    canonical form (docs/protocol.md §3.5). The version comes before the canonical form and the key set, so
+    an object of another version is reported as ``unsupported_version`` whatever else it holds: a later
+    version may change the key set or the serialisation, and the reader must say why it stops.
+    """
+    obj = parse_json(raw, max_size=max_size, where=where, canonical=False)
+    if "v" not in obj:
+        raise FormatError(f"{where}缺少版本字段 v")
+    v = obj["v"]
+    if isinstance(v, bool) or not isinstance(v, int):
+        raise FormatError(f"{where}.v 必须是整数")
+    if v != version:
+        raise FormatError(f"不支持的{where}版本 {v}（只支持 {version}）", code="unsupported_version")
+    check_canonical(obj, raw, where=where)
     return obj
 
 
@@ -123,15 +155,21 @@ def b64url_decode(text: str, *, where: str) -> bytes:
 
 
 def b64_std_decode(text: str, *, where: str, max_size: int) -> bytes:
-    """Strict padded standard base64, used for binary values carried in HTTP headers."""
-    if len(text) > max_size * 4 // 3 + 4:
-        raise FormatError(f"{where}过长")
+    """Strict padded standard base64, used for binary values carried in HTTP headers.
+
+    ``max_size`` caps the *decoded* bytes; text longer than the encoding of ``max_size`` bytes
+    (4·⌈max_size/3⌉ characters) is refused before decoding.
+    """
+    if len(text) > 4 * -(-max_size // 3):
+        raise FormatError(f"{where}过长（解码后不得超过 {max_size} 字节）")
     try:
         data = base64.b64decode(text.encode("ascii"), validate=True)
     except (binascii.Error, ValueError, UnicodeEncodeError) as exc:
         raise FormatError(f"{where}不是合法的 base64") from exc
     if base64.b64encode(data).decode("ascii") != text:
         raise FormatError(f"{where}的 base64 编码不规范")
+    if len(data) > max_size:
+        raise FormatError(f"{where}解码后超过 {max_size} 字节")
     return data
 
 

@@ -36,6 +36,7 @@ from gateway.transfer.receipt import RECEIPT_KEYS, RECEIPT_VERSION, Integer, Sta
 from gateway.transfer.wire import canonical_json
 from hub import launch, openapi
 from hub.app import api
+from hub.settings import Settings
 
 from .conftest import SENDER, Rec
 
@@ -45,6 +46,12 @@ Post = Callable[..., requests.Response]
 REPO = Path(__file__).resolve().parents[2]
 COMMITTED = REPO / "docs" / "hub-openapi.json"
 REGENERATE = "python -m hub openapi > docs/hub-openapi.json"
+
+
+@pytest.fixture
+def settings(tmp_path: Path, keys_root: Path, schemas_dir: Path) -> Settings:
+    """This module's hub serves /openapi.json, which a hub does only when told to (HUB_DOCS)."""
+    return Settings(home=tmp_path / "hub", keys=keys_root / "hub", schemas=schemas_dir, docs=True)
 
 
 @pytest.fixture(scope="module")
@@ -71,7 +78,7 @@ def test_the_push_documents_its_headers_body_and_every_status(document: dict[str
     assert push["requestBody"]["required"] is True
     assert list(push["requestBody"]["content"]) == [ENVELOPE_MEDIA_TYPE]
     responses = push["responses"]
-    assert set(responses) == {"200", "400", "401", "403", "409", "413", "422", "500"}
+    assert set(responses) == {"200", "400", "401", "403", "408", "409", "413", "422", "431", "500", "503"}
     assert responses["200"]["headers"][RECEIPT_SIGNATURE_HEADER]["required"] is True
     assert "certificate_sender_mismatch" in responses["403"]["description"]
     receipt, error = "#/components/schemas/Receipt", "#/components/schemas/Error"

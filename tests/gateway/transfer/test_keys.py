@@ -136,8 +136,8 @@ def test_private_keys_are_encrypted_when_a_passphrase_is_set(
     monkeypatch.setenv(GATEWAY_PASSPHRASE_ENV, "wrong")
     with pytest.raises(KeyringError) as err:
         Sender.load(root, "city-001")
-    assert err.value.code == "bad_private_key"
-    assert "wrong" not in err.value.message
+    assert err.value.code == "wrong_passphrase" and "wrong passphrase" in err.value.message
+    assert "城市口令" not in err.value.message
 
     monkeypatch.delenv(GATEWAY_PASSPHRASE_ENV)
     with pytest.raises(KeyringError) as err:

@@ -62,7 +62,10 @@ def test_receipt_round_trip(keys_dir: Path, sender: Sender, receipt: BatchReceip
 def test_an_edited_receipt_does_not_verify(keys_dir: Path, sender: Sender, receipt: BatchReceipt) -> None:
     raw, signature = _hub_sign(keys_dir, receipt)
     with pytest.raises(SignatureError):
+        verify_receipt(raw.replace(b'"index":3', b'"index":4'), signature, sender.keyring)
+    with pytest.raises(FormatError) as err:  # a rejected receipt that claims stored records is malformed
         verify_receipt(raw.replace(b'"accepted":0', b'"accepted":9'), signature, sender.keyring)
+    assert err.value.code == "bad_receipt"
     with pytest.raises(FormatError):
         verify_receipt(raw + b" ", signature, sender.keyring)
 

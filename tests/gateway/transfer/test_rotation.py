@@ -32,6 +32,7 @@ from gateway.transfer import (
     sign_manifest,
     verify_manifest,
 )
+from gateway.transfer.keyprotect import TEST_ONLY_COST
 from gateway.transfer.keystore import KeyStore
 from gateway.transfer.keytypes import SM2SignParams
 from gateway.transfer.wire import b64url
@@ -201,7 +202,7 @@ def test_private_keys_load_only_with_their_passphrase(
         for wrong in ("城市-口令-0002", None):
             with pytest.raises(KeyringError) as err:
                 Sender.load(root, SENDER, suite_id=suite, passphrase=wrong)
-            assert err.value.code == ("bad_private_key" if wrong else "passphrase_required")
+            assert err.value.code == ("wrong_passphrase" if wrong else "passphrase_required")
             assert "城市" not in err.value.message
     passphrase_file = tmp_path / "hub.pass"
     passphrase_file.write_text("hub-口令-0002\n", "utf-8")
@@ -210,7 +211,7 @@ def test_private_keys_load_only_with_their_passphrase(
 
 
 def test_an_sm2_key_file_hides_the_scalar_and_binds_its_public_key(tmp_path: Path) -> None:
-    store = KeyStore.open(tmp_path, GATEWAY_PASSPHRASE_ENV, "a-random-passphrase", kdf_rounds=1000)
+    store = KeyStore.open(tmp_path, GATEWAY_PASSPHRASE_ENV, "a-random-passphrase", kdf_cost=TEST_ONLY_COST)
     root = tmp_path / "keys"
     generate_keys(root, SENDER, HUB, suites=(SM_SUITE_ID,), passphrase="p-1", hub_passphrase="p-2")
     gateway = gateway_store(root, "p-1")
@@ -219,7 +220,7 @@ def test_an_sm2_key_file_hides_the_scalar_and_binds_its_public_key(tmp_path: Pat
     copy = dataclasses.replace(entry)
     path = store.write_private(copy, key)
     doc = json.loads(path.read_text())
-    assert b64url(key.d) not in path.read_text() and doc["rounds"] == 1000 and doc["kdf"] == "pbkdf2-hmac-sm3"
+    assert b64url(key.d) not in path.read_text() and (doc["v"], doc["kdf"], doc["n"]) == (2, "scrypt", 1024)
     doc["public"] = json.loads(gateway.private_path(entry.kid).read_text())["public"][:-2] + "AA"
     path.write_text(json.dumps(doc, sort_keys=True, separators=(",", ":")))
     with pytest.raises(KeyringError) as err:

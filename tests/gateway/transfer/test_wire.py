@@ -1,10 +1,13 @@
 from __future__ import annotations
 
+import base64
+
 import pytest
 
 from gateway.transfer import FormatError
 from gateway.transfer.wire import (
     BATCH_ID_RE,
+    KID_RE,
     Fields,
     b64_std_decode,
     b64url,
@@ -12,6 +15,7 @@ from gateway.transfer.wire import (
     canonical_json,
     check_id,
     parse_json,
+    parse_versioned,
 )
 
 
@@ -79,6 +83,44 @@ def test_b64_std_decode_is_strict() -> None:
     for bad in ("AAE", "AA E=", "AAF=", "A" * 100):
         with pytest.raises(FormatError):
             b64_std_decode(bad, where="t", max_size=10)
+
+
+def test_b64_std_decode_caps_the_decoded_bytes() -> None:
+    """The cap counts decoded bytes: 512 bytes pass (684 characters), 513 do not (docs/protocol.md §1)."""
+    assert len(b64_std_decode(base64.b64encode(bytes(512)).decode(), where="t", max_size=512)) == 512
+    with pytest.raises(FormatError):
+        b64_std_decode(base64.b64encode(bytes(513)).decode(), where="t", max_size=512)  # 684 characters too
+    with pytest.raises(FormatError):
+        b64_std_decode("A" * 688, where="t", max_size=512)  # refused before decoding
+
+
+def test_versioned_objects_report_the_version_before_their_shape() -> None:
+    """A later version is unsupported_version whatever its members or serialisation (§1, §3.5)."""
+    assert parse_versioned(b'{"a":1,"v":1}', max_size=64, where="t", version=1) == {"a": 1, "v": 1}
+    for raw in (b'{"v":2}', b'{ "v": 2, "new": [1] }', b'{"b":1,"a":2,"v":3}'):
+        with pytest.raises(FormatError) as err:
+            parse_versioned(raw, max_size=64, where="t", version=1)
+        assert err.value.code == "unsupported_version"
+    for raw in (b'{"a":1}', b'{"v":"1"}', b'{"v":true}', b'{"v": 1}', b'{"v":1.0}'):
+        with pytest.raises(FormatError) as err:
+            parse_versioned(raw, max_size=64, where="t", version=1)
+        assert err.value.code != "unsupported_version"
+
+
+@pytest.mark.parametrize(
+    ("kid", "ok"),
+    [
+        ("x25519:AAAAAAAAAAAAAAAA", True),
+        ("ed25519:AAAAAAAAAAAAAAAA", True),
+        ("sm2enc:AAAAAAAAAAAAAAAA", True),
+        ("sm2sig:AAAAAAAAAAAAAAAA", True),
+        ("rsa:AAAAAAAAAAAAAAAA", False),
+        ("X25519:AAAAAAAAAAAAAAAA", False),
+        ("x25519:AAAAAAAAAAAAAAA", False),
+    ],
+)
+def test_a_kid_has_one_of_the_four_prefixes(kid: str, ok: bool) -> None:
+    assert bool(KID_RE.fullmatch(kid)) is ok
 
 
 def test_fields_demands_the_exact_key_set_and_types() -> None:
