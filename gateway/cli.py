@@ -19,6 +19,7 @@ from rich.table import Table
 
 from gateway.cli_progress import progress_bars
 from gateway.credit.cli import app as credit_app
+from gateway.credit.lookup.cli import app as lookup_app
 from gateway.deliveries_cli import app as deliveries_app
 from gateway.ids.cli import app as ids_app
 from gateway.keys_cli import app as keys_app
@@ -46,6 +47,7 @@ app.add_typer(entity_app, name="entity")
 app.add_typer(deliveries_app, name="deliveries")
 app.add_typer(maintenance_app, name="maintenance")
 app.add_typer(credit_app, name="credit")
+app.add_typer(lookup_app, name="lookup")
 app.command("replay")(replay_command)
 # Pipes and CI logs get a wide console: Chinese cells truncated at 80 columns help nobody.
 console = Console(soft_wrap=True, width=None if sys.stdout.isatty() else 200)
