@@ -288,6 +288,9 @@ def run_demo(settings: Settings, console: Console, *, keep_hub: bool = False) ->
     from samples.credit_demo import run_credit
 
     run_credit(settings, console)
+    from samples.records_demo import show_lookups
+
+    show_lookups(settings, console, log_dir)
     console.print(f"[dim]logs: {_rel(str(log_dir))}; done in {time.monotonic() - began:.1f}s[/]")
     return 0
 

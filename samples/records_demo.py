@@ -1,6 +1,7 @@
 """The demo's records step, run while the local hub is still up: what the credit_publicity DAG withdrew
 (publicity ended, repaired) and whether the hub got it; an objection that holds a record back from the hub
-until the department's correction resolves it; lookups of the 逢办必查 API by each kind of code.
+until the department's correction resolves it; lookups of the 逢办必查 API (`gateway lookup serve`, started
+on a free loopback port) by each kind of code, and the answers to codes that are not answers.
 
 Idempotent like the rest of the demo: the objection is raised and resolved on the first run only; later runs
 show its history instead, and the lookups are asked again (each is logged again, as every query is).
@@ -8,9 +9,15 @@ show its history instead, and the lookups are asked again (each is logged again,
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import io
 import json
+import os
+import socket
+import subprocess
+import sys
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -29,6 +36,8 @@ CORRECTED_FILE = "行政处罚信息-更正（忻市监罚〔2026〕102号）.cs
 
 
 def run_records(settings: Settings, console: Console, hub_url: str) -> None:
+    """The withdrawals and the objection, which deliver to the hub at ``hub_url``; show_lookups comes after
+    the credit step, so that a supervisor's lookup finds the month's risk class."""
     delivering = settings.with_overrides(hub_url=hub_url)
     show_withdrawals(settings, console)
     show_objection(delivering, console)
@@ -179,3 +188,131 @@ def _deliver(settings: Settings) -> dict[str, object]:
 
     built = settle_and_batch(settings)
     return deliver_all(settings, built)
+
+
+# ------------------------------------------------------------------------------------------------ lookup
+# 定襄县宏达机械制造有限公司, asked for by each kind of code, and three codes that are not answers.
+LOOKUPS = (
+    ("统一社会信用代码", "91140921MA0K4D5E9E"),
+    ("工商注册号", "140900200001233"),
+    ("组织机构代码", "MA0K4D5E-9"),
+    ("a wrong check character", "91140921MA0K4D5E9F"),
+    ("a malformed code", "91140921MA0K4D5E"),
+)
+MATTER = "（演示）忻州市行政审批服务管理局 食品经营许可申请 XZSP-2026-0001"
+
+
+def show_lookups(settings: Settings, console: Console, log_dir: Path) -> None:
+    """`gateway lookup serve` on a free loopback port, asked by a department's key and by a supervisor's."""
+    import requests
+
+    from gateway.ids.uscc import calc_check
+
+    keys = _demo_keys(settings)
+    unknown = "91140921MA0HH0001"
+    asks = [*LOOKUPS, ("an unknown entity", unknown + calc_check(unknown))]
+    with _lookup_server(settings, log_dir) as url:
+        console.print(f"\n[bold]逢办必查 lookup[/] ({url}, gateway lookup serve; every query logged)")
+        for label, code in asks:
+            answer = requests.get(
+                f"{url}/v1/standing/{code}",
+                params={"matter": MATTER},
+                headers={"X-API-Key": keys["department"]},
+                timeout=30,
+            )
+            body = answer.json()
+            if answer.status_code == 200:
+                found, name = body["summary"], escape(body["entity"]["name"])
+                console.print(
+                    f"  by {label} {code}: {name} — red lists {found['red_lists']}, "
+                    f"penalties in publicity {found['penalties_in_publicity']}, repairs {found['repairs']}, "
+                    f"objections pending {found['objections_pending']}; risk class: "
+                    f"{'shown' if 'risk' in body else 'not for a department'}"
+                )
+            else:
+                error = body["error"]
+                refused = f"{answer.status_code} {error['code']}: {escape(error['message'])}"
+                console.print(f"  by {label} {code}: {refused}")
+        internal = requests.get(
+            f"{url}/v1/standing/{LOOKUPS[0][1]}",
+            params={"matter": MATTER},
+            headers={"X-API-Key": keys["internal"]},
+            timeout=30,
+        ).json()
+        risk = internal.get("risk") or {}
+        shown = "none yet"
+        if risk.get("classified"):
+            shown = f"{risk['class']} {risk['label']} ({risk['period']})"
+        console.print(f"  the same entity for a supervisor (internal role): risk class {shown}, 内部参考")
+        pdf = requests.get(
+            f"{url}/v1/report/{LOOKUPS[0][1]}.pdf",
+            params={"matter": MATTER},
+            headers={"X-API-Key": keys["department"]},
+            timeout=60,
+        )
+        console.print(
+            f"  printable report {pdf.headers.get('X-Report-No')}: PDF of {len(pdf.content)} bytes "
+            "(also .html)"
+        )
+        audit = requests.get(
+            f"{url}/v1/queries", params={"limit": 200}, headers={"X-API-Key": keys["auditor"]}, timeout=30
+        ).json()
+        console.print(f"  the auditor reads the query log: {len(audit['items'])} latest queries")
+
+
+def _demo_keys(settings: Settings) -> dict[str, str]:
+    """The demo's three callers, made on the first run; their keys kept in var/secrets (mode 0600), since a
+    key is shown only when it is made."""
+    from gateway.credit.lookup.keys import add_key_caller
+    from gateway.store.db import engine_for
+
+    path = settings.home / "secrets" / "lookup-demo-keys.json"
+    if path.exists():
+        kept: dict[str, str] = json.loads(path.read_text(encoding="utf-8"))
+        return kept
+    made = {}
+    with engine_for(settings.database_url).begin() as conn:
+        for role, department in (
+            ("department", "忻州市行政审批服务管理局"),
+            ("internal", "忻州市市场监督管理局"),
+            ("auditor", "忻州市审计局"),
+        ):
+            _caller, made[role] = add_key_caller(conn, f"demo-{role}", department, role)
+    path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+    path.touch(mode=0o600)
+    path.write_text(json.dumps(made), encoding="utf-8")
+    return made
+
+
+@contextlib.contextmanager
+def _lookup_server(settings: Settings, log_dir: Path) -> Iterator[str]:
+    import requests
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    env = {**os.environ, "GATEWAY_HOME": str(settings.home), "GATEWAY_DATABASE_URL": settings.database_url}
+    log = (log_dir / "lookup.log").open("wb")
+    child = subprocess.Popen(
+        [sys.executable, "-m", "gateway.credit.lookup", "serve", "--port", str(port), "--workers", "1"],
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                if requests.get(f"{url}/v1/health", timeout=2).ok:
+                    break
+            except requests.ConnectionError:
+                pass
+            if child.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError(f"the lookup did not start; see {log_dir / 'lookup.log'}")
+            time.sleep(0.2)
+        yield url
+    finally:
+        child.terminate()
+        child.wait(timeout=30)
+        log.close()

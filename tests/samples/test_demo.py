@@ -5,6 +5,7 @@ entities, raises warnings and draws once, verified; later runs raise nothing new
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -49,6 +50,14 @@ def test_the_demo_three_times_in_a_row(tmp_path: Path) -> None:
     assert "the correction is held" in outputs[0]
     assert "resolved as corrected, the hold lifted; delivery: 1 batch acknowledged" in outputs[0]
     assert first["withdrawal_reasons"] == {"credit_repaired": 2, "publicity_expired": 3}
+    for text in outputs:  # the lookup, by each kind of code, and the codes that are not answers
+        for kind in ("统一社会信用代码", "工商注册号", "组织机构代码"):
+            assert f"by {kind} " in text and "定襄县宏达机械制造有限公司 — red lists" in text
+        assert "422 bad_check_character" in text and "400 malformed_code" in text
+        assert "404 unknown_entity" in text
+        assert "risk class: not for a department" in text
+        assert re.search(r"supervisor \(internal role\): risk class [ABCD] ", text)
+        assert "printable report LK-" in text
     for text in outputs:
         assert "verified: the draw re-runs to the same result and its signature holds" in text
     for text in outputs[1:]:
