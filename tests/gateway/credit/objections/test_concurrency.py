@@ -39,18 +39,27 @@ def test_objections_raised_at_once_share_one_hold(store: Settings) -> None:
         lock = blocker.begin()
         blocker.execute(select(record.c.id).where(record.c.id == rid).with_for_update())
         futures = [pool.submit(raise_as, party) for party in parties]
-        with engine.connect() as watch:
-            for _ in range(100):  # both raises are queued behind the lock before it is let go
-                if watch.execute(WAITING).scalar_one() >= len(parties):
-                    break
-                time.sleep(0.05)
-            else:
-                pytest.fail("the raises did not wait for the record's lock")
-        lock.rollback()
-        raised = [future.result(timeout=30) for future in futures]
+        try:
+            queued = _both_wait(engine, len(parties))
+        finally:
+            # Let go whatever happened: the pool's exit waits for the raises, which wait for this lock.
+            lock.rollback()
+        raised = [future.result(timeout=60) for future in futures]
+    assert queued, "the raises did not wait for the record's lock"
 
     assert sorted(r.hold for r in raised) == ["joined", "placed"]
     with engine.connect() as conn:
         assert conn.execute(select(func.count()).select_from(record_hold)).scalar_one() == 1
         reference = conn.execute(select(record_hold.c.reference)).scalar_one()
     assert reference == next(str(r.objection_id) for r in raised if r.hold == "placed")
+
+
+def _both_wait(engine: object, parties: int) -> bool:
+    """Whether both raises queue behind the lock within 60 s (a loaded machine starts threads slowly)."""
+    with engine.connect() as watch:  # type: ignore[attr-defined]
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            if watch.execute(WAITING).scalar_one() >= parties:
+                return True
+            time.sleep(0.05)
+    return False
