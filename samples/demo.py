@@ -53,6 +53,7 @@ DAG_ORDER = (
     "deliver_to_province",
 )
 SAMPLES = REPO_ROOT / "samples" / "inbox"
+HISTORY = REPO_ROOT / "samples" / "inbox_history"
 STATUS_TEXT = {"accepted": "全部接收", "partial": "部分接收", "rejected": "拒收", "duplicate": "重复"}
 
 
@@ -195,9 +196,13 @@ def demo_passphrases(settings: Settings) -> None:
 
 
 def drop_samples(settings: Settings) -> list[Path]:
-    """Copy the sample exports into the departments' inboxes, as a department would drop them."""
+    """Copy the sample exports into the departments' inboxes, as a department would drop them: the month's
+    exports (samples/inbox, which the tests of intake and delivery count on) and the late submissions the
+    publicity and repair part of the demo needs (samples/inbox_history: penalties of 2023–2025, a department's
+    repair decision)."""
     dropped = []
-    for folder in sorted(p for p in SAMPLES.iterdir() if p.is_dir()):
+    folders = [p for root in (SAMPLES, HISTORY) for p in root.iterdir() if p.is_dir()]
+    for folder in sorted(folders, key=lambda p: (p.name, p.parent.name)):
         inbox = settings.dropzone / folder.name / "inbox"
         inbox.mkdir(parents=True, exist_ok=True)
         for sample in sorted(p for p in folder.iterdir() if p.is_file()):

@@ -223,12 +223,13 @@ def show_lookups(settings: Settings, console: Console, log_dir: Path) -> None:
             body = answer.json()
             if answer.status_code == 200:
                 found, name = body["summary"], escape(body["entity"]["name"])
+                console.print(f"  by {label} {code}: {name}")
                 console.print(
-                    f"  by {label} {code}: {name} — red lists {found['red_lists']}, "
-                    f"penalties in publicity {found['penalties_in_publicity']}, repairs {found['repairs']}, "
-                    f"objections pending {found['objections_pending']}; risk class: "
-                    f"{'shown' if 'risk' in body else 'not for a department'}"
+                    f"    red lists {found['red_lists']}, penalties in publicity "
+                    f"{found['penalties_in_publicity']}, repairs {found['repairs']}, objections pending "
+                    f"{found['objections_pending']}"
                 )
+                console.print(f"    risk class: {'shown' if 'risk' in body else 'not for a department'}")
             else:
                 error = body["error"]
                 refused = f"{answer.status_code} {error['code']}: {escape(error['message'])}"

@@ -504,7 +504,7 @@ for serial, entity in enumerate(rng.sample(entities[:52], 34), start=1):
 
 # ---------------------------------------------------------------------------------------- 公示系统 信用修复
 # Market-supervision repairs go through the disclosure system (国市监信规〔2021〕3号). One names a penalty of
-# the demo's department files (忻市监罚〔2025〕6号, samples/inbox/xz_amr, 补报): the demo shows it withdrawn
+# the demo's late submissions (忻市监罚〔2025〕6号, samples/inbox_history/xz_amr): the demo shows it withdrawn
 # from the feed. The others name penalties the samples do not hold (the gateway reports them as unmatched),
 # and one was refused (不予修复, it repairs nothing). Drawn last, so the datasets above stay as they were.
 CITY_AMR = ("忻州市市场监督管理局", "11140900MB1950016E")
@@ -523,7 +523,7 @@ repair_decisions: list[dict] = [
         "UPDATETIME": epoch_ms(dt.datetime(2026, 11, 24, 16, 5, 11)),
     }
 ]
-for serial, entity in enumerate(rng.sample(with_uscc, 3), start=32):
+for serial, entity in enumerate(rng.sample(with_uscc, 19), start=32):
     decided = moment(dt.date(2026, 5, 1), dt.date(2026, 11, 20))
     repair_decisions.append(
         {

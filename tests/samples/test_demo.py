@@ -52,7 +52,7 @@ def test_the_demo_three_times_in_a_row(tmp_path: Path) -> None:
     assert first["withdrawal_reasons"] == {"credit_repaired": 2, "publicity_expired": 3}
     for text in outputs:  # the lookup, by each kind of code, and the codes that are not answers
         for kind in ("统一社会信用代码", "工商注册号", "组织机构代码"):
-            assert f"by {kind} " in text and "定襄县宏达机械制造有限公司 — red lists" in text
+            assert f"by {kind} " in text and "定襄县宏达机械制造有限公司\n    red lists" in text
         assert "422 bad_check_character" in text and "400 malformed_code" in text
         assert "404 unknown_entity" in text
         assert "risk class: not for a department" in text
