@@ -304,11 +304,9 @@ def _lookup_server(settings: Settings, log_dir: Path) -> Iterator[str]:
     try:
         deadline = time.monotonic() + 60
         while True:
-            try:
+            with contextlib.suppress(requests.ConnectionError):  # not listening yet
                 if requests.get(f"{url}/v1/health", timeout=2).ok:
                     break
-            except requests.ConnectionError:
-                pass
             if child.poll() is not None or time.monotonic() > deadline:
                 raise RuntimeError(f"the lookup did not start; see {log_dir / 'lookup.log'}")
             time.sleep(0.2)

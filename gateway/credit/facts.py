@@ -167,14 +167,15 @@ def repaired(conn: Connection, rules: Sequence[RepairRule]) -> pa.Table:
     return _matched(conn, rules, _effective_repairs(conn, rules), IN_USE)
 
 
-def unmatched_repairs(conn: Connection, rules: Sequence[RepairRule]) -> pa.Table:
-    """Effective repairs that name no stored record, in use or repaired already: the repaired record has
-    not arrived (yet), or the decision names it differently from its source. Reported, never dropped:
-    record_id, entity_id, repaired_type and repaired_key of each such repair."""
+def repair_targets(conn: Connection, rules: Sequence[RepairRule]) -> tuple[pa.Table, pa.Table]:
+    """What applying repairs needs, read once: the records an effective repair names, in use *or* repaired
+    already (record_id, repair_record_id, repair_date), and the effective repairs that name no stored record
+    at all — the record has not arrived (yet), or the decision names it differently from its source; reported,
+    never dropped (record_id, entity_id, repaired_type, repaired_key)."""
     effective = _effective_repairs(conn, rules)
-    matched = _matched(conn, rules, effective, (*IN_USE, "repaired"))["repair_record_id"]
-    left = effective.filter(pc.invert(pc.is_in(effective["record_id"], matched)))
-    return left.select(["record_id", "entity_id", "repaired_type", "repaired_key"])
+    named = _matched(conn, rules, effective, (*IN_USE, "repaired"))
+    left = effective.filter(pc.invert(pc.is_in(effective["record_id"], named["repair_record_id"])))
+    return named, left.select(["record_id", "entity_id", "repaired_type", "repaired_key"])
 
 
 def _effective_repairs(conn: Connection, rules: Sequence[RepairRule]) -> pa.Table:
@@ -235,8 +236,8 @@ __all__ = [
     "load_repair_rules",
     "payload_field",
     "records",
+    "repair_targets",
     "repaired",
-    "unmatched_repairs",
     "without",
 ]
 

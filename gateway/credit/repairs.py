@@ -76,7 +76,8 @@ def apply_repairs(settings: Settings, now: datetime, as_of: date, *, recompute: 
     report = RepairReport()
     engine = engine_for(settings.database_url)
     with engine.begin() as conn:
-        found = facts.repaired(conn, rules)
+        # Records repaired by an earlier run are among these; withdraw() takes only the active ones.
+        found, left = facts.repair_targets(conn, rules)
         ids = found["record_id"].to_pylist()
         repair_of = dict(zip(ids, found["repair_record_id"].to_pylist(), strict=True))
         dates = dict(zip(ids, pc.cast(found["repair_date"], "string").to_pylist(), strict=True))
@@ -85,7 +86,6 @@ def apply_repairs(settings: Settings, now: datetime, as_of: date, *, recompute: 
         report.repairs = {item.record_id: repair_of[item.record_id] for item in report.withdrawn}
         report.entities = _entities(conn, list(report.repairs))
         report.warnings_closed = _close_warnings(conn, report.repairs, report.entities, now)
-        left = facts.unmatched_repairs(conn, rules)
         report.unmatched = list(
             zip(
                 left["record_id"].to_pylist(),

@@ -16,6 +16,7 @@ apart from a file that is damaged (``bad_private_key``).
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import stat
@@ -277,8 +278,8 @@ def _sync_dir(folder: Path) -> None:
     except OSError:
         return
     try:
-        os.fsync(descriptor)
-    except OSError:
-        pass
+        # Some filesystems cannot fsync a directory (EINVAL); the rename itself has happened either way.
+        with contextlib.suppress(OSError):
+            os.fsync(descriptor)
     finally:
         os.close(descriptor)
