@@ -19,7 +19,7 @@ from typing import Any
 import pyarrow as pa
 import pyarrow.compute as pc
 import yaml
-from sqlalchemy import ColumnElement, Connection, Result, Select, String, cast, func, select, true
+from sqlalchemy import ColumnElement, Connection, Select, String, cast, func, select, true
 from sqlalchemy.dialects.postgresql import JSONB
 
 from gateway.store.tables import CURRENT_VERSION, entity, record, record_version, source_file
@@ -101,23 +101,19 @@ def records(
     if origin:
         joined = joined.join(source_file, source_file.c.id == record.c.source_file_id)
     stmt = stmt.select_from(joined)
-    return _arrow(_execute(conn, stmt), _schema(fields, origin))
+    return read_arrow(conn, stmt, _schema(fields, origin))
 
 
-def _execute(conn: Connection, stmt: Select[Any]) -> Result[Any]:
-    # psycopg's default cursor transfers the whole result to the client at execute: millions of rows. A
-    # server-side cursor (stream_results) hands them over FETCH_ROWS at a time. SQLite steps through its
-    # result lazily anyway.
+def read_arrow(conn: Connection, stmt: Select[Any], schema: pa.Schema) -> pa.Table:
+    """The rows of ``stmt`` as an Arrow table of ``schema``, fetched a chunk at a time into record batches:
+    the rows of a million-record result never sit in memory as Python tuples at once. psycopg's default
+    cursor transfers the whole result to the client at execute, so on PostgreSQL a server-side cursor
+    (stream_results) hands them over FETCH_ROWS at a time; SQLite steps through its result lazily anyway."""
     if conn.dialect.name == "postgresql":
         stmt = stmt.execution_options(stream_results=True, yield_per=FETCH_ROWS)
-    return conn.execute(stmt)
-
-
-def _arrow(result: object, schema: pa.Schema) -> pa.Table:
-    """Rows fetched a chunk at a time into Arrow record batches (on PostgreSQL through a server-side
-    cursor, _execute): the rows of a million-record result never sit in memory as Python tuples at once."""
+    result = conn.execute(stmt)
     batches = []
-    while chunk := result.fetchmany(FETCH_ROWS):  # type: ignore[attr-defined]
+    while chunk := result.fetchmany(FETCH_ROWS):
         columns = list(zip(*chunk, strict=True))
         batches.append(
             pa.record_batch(
@@ -132,7 +128,7 @@ def entities(conn: Connection) -> pa.Table:
     """Every entity with its USCC (NULL for one known only by a legacy code) and name."""
     stmt = select(entity.c.id, entity.c.uscc, entity.c.name).order_by(entity.c.id)
     schema = pa.schema([("entity_id", pa.int64()), ("uscc", pa.string()), ("name", pa.string())])
-    return _arrow(_execute(conn, stmt), schema)
+    return read_arrow(conn, stmt, schema)
 
 
 # ------------------------------------------------------------------------------------------------ repairs
@@ -235,6 +231,7 @@ __all__ = [
     "entities",
     "load_repair_rules",
     "payload_field",
+    "read_arrow",
     "records",
     "repair_targets",
     "repaired",
@@ -259,4 +256,4 @@ def changes(conn: Connection, record_type: str, since: datetime, until: datetime
         .order_by(record.c.entity_id, record.c.id, record_version.c.version)
     )
     schema = pa.schema([("entity_id", pa.int64()), ("record_id", pa.int64()), ("version", pa.int32())])
-    return _arrow(_execute(conn, stmt), schema)
+    return read_arrow(conn, stmt, schema)

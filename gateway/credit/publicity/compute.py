@@ -25,7 +25,7 @@ import pyarrow.compute as pc
 from sqlalchemy import Connection, delete, or_, select
 from sqlalchemy.dialects import postgresql, sqlite
 
-from gateway.credit.facts import FETCH_ROWS, payload_field
+from gateway.credit.facts import payload_field, read_arrow
 from gateway.credit.publicity.periods import SECTOR_TEXT, periods
 from gateway.credit.publicity.queries import COMPUTED_STATUSES
 from gateway.credit.publicity.rules import PublicityRules, RecordBinding, rules_for
@@ -140,8 +140,6 @@ def pending(conn: Connection, binding: RecordBinding, *, everything: bool = Fals
         stmt = stmt.where(
             or_(credit_publicity.c.record_id.is_(None), credit_publicity.c.version != record.c.version)
         )
-    if dialect == "postgresql":  # a server-side cursor: the rows arrive FETCH_ROWS at a time
-        stmt = stmt.execution_options(stream_results=True, yield_per=FETCH_ROWS)
     schema = pa.schema(
         [
             ("record_id", pa.int64()),
@@ -152,14 +150,7 @@ def pending(conn: Connection, binding: RecordBinding, *, everything: bool = Fals
             *((f"sector_{i}", pa.string()) for i in range(len(sector))),
         ]
     )
-    result = conn.execute(stmt)
-    batches = []
-    while chunk := result.fetchmany(FETCH_ROWS):
-        arrays = [
-            pa.array(values, type=f.type) for values, f in zip(zip(*chunk, strict=True), schema, strict=True)
-        ]
-        batches.append(pa.record_batch(arrays, schema=schema))
-    table = pa.Table.from_batches(batches, schema=schema)
+    table = read_arrow(conn, stmt, schema)
     return _sector_text(table, len(sector))
 
 

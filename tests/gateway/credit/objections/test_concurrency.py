@@ -59,7 +59,10 @@ def _both_wait(engine: object, parties: int) -> bool:
     with engine.connect() as watch:  # type: ignore[attr-defined]
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline:
-            if watch.execute(WAITING).scalar_one() >= parties:
+            waiting = watch.execute(WAITING).scalar_one()
+            # PostgreSQL keeps one snapshot of pg_stat_activity per transaction: end it before asking again.
+            watch.rollback()
+            if waiting >= parties:
                 return True
             time.sleep(0.05)
     return False
