@@ -17,7 +17,7 @@ import pyarrow.compute as pc
 from sqlalchemy import Connection, bindparam, func, update
 
 from gateway.schema.model import RecordType
-from gateway.store.bulk import bulk_insert, select_matching
+from gateway.store.bulk import bulk_insert, merge_columns, select_matching
 from gateway.store.records import Attachment
 from gateway.store.tables import entity
 
@@ -74,15 +74,19 @@ ENTITY_COLUMNS = ("uscc", "name", "name_norm", "org_code", "reg_no", "origin", "
 
 def ensure_entities(conn: Connection, rows: dict[str, dict[str, str | None]], now: datetime) -> int:
     """Create the entities for USCCs not yet registered; a concurrent creator of one is tolerated."""
-    return bulk_insert(
+    usccs = list(rows)
+    return merge_columns(
         conn,
         entity,
-        ENTITY_COLUMNS,
-        [
-            (uscc, r["name"] or uscc, r["name_norm"] or uscc, uscc[8:17], r.get("reg_no"), "record", now, now)
-            for uscc, r in rows.items()
-        ],
-        ignore_conflicts_on=("uscc",),
+        {
+            "uscc": usccs,
+            "name": [r["name"] or uscc for uscc, r in rows.items()],
+            "name_norm": [r["name_norm"] or uscc for uscc, r in rows.items()],
+            "org_code": [uscc[8:17] for uscc in usccs],
+            "reg_no": [r.get("reg_no") for r in rows.values()],
+        },
+        {"origin": "record", "created_at": now, "updated_at": now},
+        ("uscc",),
     )
 
 

@@ -63,17 +63,23 @@ class ParquetLanding:
         self.rows = 0
         self._writer: pq.ParquetWriter | None = None
         self._kept = False
+        self._adopted = False
+        self._finished = False
 
     def __enter__(self) -> ParquetLanding:
         private_dir(self.final.parent)
         os.close(create_private_file(self.tmp, exclusive=False))
-        if self.schema is not None:
-            self._writer = pq.ParquetWriter(self.tmp, self.schema)
         return self
 
     def write(self, batch: pa.RecordBatch) -> None:
+        # The writer opens on the first batch, not on entering: a reading process forked after entering
+        # (gateway.read_process) must be the only one holding a writer, since a writer's close (even by
+        # a destructor) writes the footer.
+        if self._finished:
+            raise ValueError(f"{self.tmp} is finished: no more batches can be written to it")
         if self._writer is None:
-            self.schema = batch.schema
+            if self.schema is None:
+                self.schema = batch.schema
             self._writer = pq.ParquetWriter(self.tmp, self.schema)
         self._writer.write_batch(batch if batch.schema == self.schema else batch.cast(self.schema))
         self.rows += batch.num_rows
@@ -81,11 +87,22 @@ class ParquetLanding:
     def finish(self, *, fsync: bool = False) -> Path:
         """Close the file (and with ``fsync`` make sure it is on disk); returns it, still under its
         temporary name, for a caller that hashes it before deciding to keep it."""
+        if self._writer is None and not (self._adopted or self._finished) and self.schema is not None:
+            self._writer = pq.ParquetWriter(self.tmp, self.schema)  # no rows: the file holds the schema
         self._close()
+        self._finished = True
         if fsync:
             with self.tmp.open("rb+") as handle:
                 os.fsync(handle.fileno())
         return self.tmp
+
+    def adopt(self, rows: int) -> None:
+        """The temporary file was written and closed by the reading process (gateway.read_process) that
+        this object was forked into: take it as complete, with ``rows`` rows."""
+        if self._writer is not None:
+            raise ValueError(f"{self.tmp} is being written here: it cannot also come from another process")
+        self._adopted = True
+        self.rows = rows
 
     def keep(self) -> Path:
         """Move the complete file to its final name; returns that."""

@@ -11,6 +11,7 @@ together, and a unit whose share of bad rows passes the threshold is rejected wh
 from __future__ import annotations
 
 import logging
+import os
 from collections import Counter
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import AbstractContextManager, nullcontext
@@ -28,6 +29,7 @@ from gateway.mapping.non_data import KindRule, SkippedRow, load_row_rules, split
 from gateway.parquet_landing import ParquetLanding, headed_schema, landing_name
 from gateway.progress import ROWS, advance
 from gateway.read_ahead import ahead
+from gateway.read_process import in_child
 from gateway.receipts import MAX_ERRORS, IntakeReceipt
 from gateway.row_errors import RowError
 from gateway.schema.model import RecordType
@@ -138,8 +140,11 @@ def process_rows(
                 file_id = record_file(
                     conn, receipt, now, status="processing", part=part, landing_path=path, replay_of=replay_of
                 )
-            for ready in ahead(_checked_batches(source, plan, copy, row_rules)):
+            forked = _reads_in_child(settings, source)
+            raw_rows = 0
+            for ready in _reading(source, plan, copy, row_rules, forked):
                 _store(conn, plan, ready, receipt, tally, file_id, now, replay_of)
+                raw_rows += ready.rows + len(ready.skipped)
                 advance(ROWS, ready.rows + len(ready.skipped))
                 if _rejection_certain(source, tally.errors.bad_rows, receipt.rows, threshold):
                     _stop_early(receipt, tally.errors, threshold)
@@ -147,6 +152,8 @@ def process_rows(
             _conclude(receipt, plan, tally, threshold)
             record_outcome(conn, file_id, receipt, now, replay_of)
             if copy is not None:
+                if forked:
+                    copy.adopt(raw_rows)
                 copy.keep()
     except _Rejected:
         return record_rejection(engine, receipt, now, unit_id, part, replay_of)
@@ -183,6 +190,44 @@ def _describe(receipt: IntakeReceipt, plan: Plan, settings: Settings) -> float:
             )
     receipt.warnings.extend(plan.notes)
     return threshold
+
+
+def _reads_in_child(settings: Settings, source: RowSource) -> bool:
+    """Whether this unit's reading side runs in a process of its own (gateway.read_process): for units of
+    at least ``read_process_min_bytes``, where the fork pays for itself, and only where there is fork."""
+    threshold = settings.read_process_min_bytes
+    if threshold is None or not hasattr(os, "fork"):
+        return False
+    return _unit_bytes(source) >= threshold
+
+
+def _unit_bytes(source: RowSource) -> int:
+    """The unit's size on disk: a department's file (SourceFile.size) or a landed unit's Parquet file."""
+    size = getattr(source, "size", None)
+    if isinstance(size, int):
+        return size
+    path = getattr(source, "path", None)
+    return os.stat(path).st_size if isinstance(path, (str, os.PathLike)) else 0
+
+
+def _reading(
+    source: RowSource,
+    plan: Plan,
+    landing: ParquetLanding | None,
+    row_rules: Sequence[tuple[str, KindRule]],
+    forked: bool,
+) -> Iterator[_Checked]:
+    """The checked batches, one ahead of the store: made on a second thread, or with ``forked`` in a
+    child process that also writes the landing copy and closes it (the parent then adopts the file)."""
+    if not forked:
+        return ahead(_checked_batches(source, plan, landing, row_rules))
+
+    def produce() -> Iterator[_Checked]:
+        yield from _checked_batches(source, plan, landing, row_rules)
+        if landing is not None:
+            landing.finish()
+
+    return in_child(produce)
 
 
 def _checked_batches(

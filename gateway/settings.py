@@ -44,6 +44,19 @@ def _retention(env: Mapping[str, str], name: str, default: float | None) -> floa
     return number
 
 
+def _bytes_or_off(env: Mapping[str, str], name: str, default: int | None) -> int | None:
+    """A size in bytes, or ``off`` (None)."""
+    value = env.get(name)
+    if value is None:
+        return default
+    if value.strip().lower() == "off":
+        return None
+    number = int(value)
+    if number < 0:
+        raise ValueError(f"{name} must be a number of bytes (0 or more), or off, not {value!r}")
+    return number
+
+
 # The credit package's configuration (risk model, warning rules, draw ratios, holiday calendar): shipped
 # in the package, replaced as a whole by GATEWAY_CREDIT_DIR (docs/credit.md).
 CREDIT_DEFAULTS = Path(__file__).resolve().parent / "credit" / "config"
@@ -88,6 +101,9 @@ class Settings:
     # GATEWAY_KEY_PASSPHRASE(_FILE) itself. Never printed: excluded from repr.
     key_passphrase: str | None = field(default=None, repr=False)
     credit_dir: Path = CREDIT_DEFAULTS
+    # Units of at least this many bytes are read, mapped, validated and prepared in a forked process while
+    # this one stores (gateway.read_process); None: always on a thread (docs/performance.md).
+    read_process_min_bytes: int | None = 8 << 20
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -136,6 +152,9 @@ class Settings:
                 env, "GATEWAY_ARCHIVE_RETENTION_DAYS", cls.archive_retention_days
             ),
             audit_retention_days=_retention(env, "GATEWAY_AUDIT_RETENTION_DAYS", cls.audit_retention_days),
+            read_process_min_bytes=_bytes_or_off(
+                env, "GATEWAY_READ_PROCESS_MIN_BYTES", cls.read_process_min_bytes
+            ),
             alert_batch_age_seconds=float(
                 env.get("GATEWAY_ALERT_BATCH_AGE_SECONDS", cls.alert_batch_age_seconds)
             ),

@@ -18,12 +18,15 @@ import pyarrow as pa
 import pyarrow.compute as pc
 from sqlalchemy import Connection, DateTime, bindparam, func, literal, select, update
 
+from gateway.arrow_bytes import JSON_ESCAPED, may_hold
 from gateway.row_errors import RowError
 from gateway.schema.conditions import condition_mask
 from gateway.schema.model import RecordType
 from gateway.store.bulk import fetch_all, in_condition, insert_columns, select_matching
+from gateway.store.references import checked_set_wise, verify
 from gateway.store.tables import (
     GATEWAY_WITHDRAWN,
+    entity,
     outbox,
     record,
     record_hold,
@@ -91,7 +94,7 @@ def _json_text(values: pa.Array) -> pa.Array:
     """JSON string literals for a text column. Validation has already refused every control character but
     tab, newline and carriage return, so these five escapes give exactly what json.dumps would. Most columns
     hold none of them; those are checked in one pass instead of rewritten in five."""
-    if not pc.any(pc.match_substring_regex(values, _ESCAPED)).as_py():
+    if not may_hold(values, JSON_ESCAPED) or not pc.any(pc.match_substring_regex(values, _ESCAPED)).as_py():
         return values
     text = pc.replace_substring(values, "\\", "\\\\")
     for raw, escaped in (('"', '\\"'), ("\n", "\\n"), ("\r", "\\r"), ("\t", "\\t")):
@@ -190,6 +193,33 @@ class Prepared:
     payloads: list[str]
     hashes: list[str]
     withdraws: list[bool]
+
+    def __reduce__(self) -> tuple[object, tuple[pa.RecordBatch]]:
+        """Pickled as one Arrow batch (gateway.read_process hands batches between processes): its
+        buffers are copied as they are, where pickling the lists would build and parse an object per
+        value."""
+        columns = {
+            "key": self.key_array,
+            "row": pa.array(self.rows, pa.int64()),
+            "name": pa.array(self.names, pa.string()),
+            "payload": pa.array(self.payloads, pa.string()),
+            "hash": pa.array(self.hashes, pa.string()),
+            "withdraw": pa.array(self.withdraws, pa.bool_()),
+        }
+        return _unpickle_prepared, (pa.RecordBatch.from_pydict(columns),)
+
+
+def _unpickle_prepared(batch: pa.RecordBatch) -> Prepared:
+    key_array = batch.column("key")
+    return Prepared(
+        key_array=key_array,
+        keys=key_array.to_pylist(),
+        rows=batch.column("row").to_pylist(),
+        names=batch.column("name").to_pylist(),
+        payloads=batch.column("payload").to_pylist(),
+        hashes=batch.column("hash").to_pylist(),
+        withdraws=batch.column("withdraw").to_pylist(),
+    )
 
 
 def prepare(rtype: RecordType, table: pa.Table) -> Prepared:
@@ -382,6 +412,53 @@ def _insert_fresh(
     counts.withdrawn += sum(withdrawn)
     counts.inserted += len(at) - sum(withdrawn)
     counts.queued += statuses.count("unattached")
+    with checked_set_wise(conn) as set_wise:
+        ids = _write_fresh(
+            conn,
+            rtype,
+            batch,
+            pick,
+            statuses,
+            methods,
+            hashes,
+            rows,
+            withdrawn,
+            attachment,
+            source_file_id=source_file_id,
+            source_sha256=source_sha256,
+            now=now,
+        )
+    if set_wise:  # the keys PostgreSQL did not check row by row (gateway.store.references)
+        verify(conn, entity, pick(attachment.entity_id), column="record.entity_id")
+        verify(conn, source_file, [source_file_id], column="record_version.source_file_id")
+    waiting = [rid for rid, status in zip(ids, statuses, strict=True) if status == "unattached"]
+    if waiting:
+        insert_columns(
+            conn,
+            resolution_queue,
+            {"record_id": waiting},
+            {"reason": UNATTACHED_REASON, "created_at": now},
+        )
+
+
+def _write_fresh(
+    conn: Connection,
+    rtype: RecordType,
+    batch: Prepared,
+    pick: Callable[[list[T]], list[T]],
+    statuses: list[str],
+    methods: list[str | None],
+    hashes: list[str],
+    rows: list[int],
+    withdrawn: list[bool],
+    attachment: Attachment,
+    *,
+    source_file_id: int,
+    source_sha256: str,
+    now: datetime,
+) -> list[int]:
+    """The fresh keys' records, first versions and outbox rows; returns the records' ids."""
+    at_count = len(statuses)
     before = conn.execute(select(func.coalesce(func.max(record.c.id), 0))).scalar_one()
     insert_columns(
         conn,
@@ -404,8 +481,8 @@ def _insert_fresh(
         },
     )
     ids = _ids_since(conn, before, source_file_id)
-    if len(ids) != len(at):
-        raise RuntimeError(f"wrote {len(at)} records for file {source_file_id} but found {len(ids)}")
+    if len(ids) != at_count:
+        raise RuntimeError(f"wrote {at_count} records for file {source_file_id} but found {len(ids)}")
     # A new record's first version: withdrawn already (d) or inserted (i); only a live attached one is sent,
     # since the hub never had the others. The payload is written here only (record holds none).
     version_before = _max_version_id(conn)
@@ -425,14 +502,7 @@ def _insert_fresh(
         {"version": 1, "source_file_id": source_file_id, "source_sha256": source_sha256, "created_at": now},
     )
     _outbox(conn, rtype, version_before, source_file_id, now)
-    waiting = [rid for rid, status in zip(ids, statuses, strict=True) if status == "unattached"]
-    if waiting:
-        insert_columns(
-            conn,
-            resolution_queue,
-            {"record_id": waiting},
-            {"reason": UNATTACHED_REASON, "created_at": now},
-        )
+    return ids
 
 
 def _ids_since(conn: Connection, before: int, source_file_id: int) -> list[int]:

@@ -32,6 +32,7 @@ STORE_MAY_USE = (
     "gateway.schema.model",
     "gateway.schema.conditions",
     "gateway.row_errors",
+    "gateway.arrow_bytes",  # a leaf: byte scans of Arrow text columns, shared with validation
 )
 NOT_FOR_DELIVERY = (
     "gateway.ingest",

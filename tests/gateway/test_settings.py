@@ -62,3 +62,11 @@ def test_the_passphrase_never_shows_in_repr(tmp_path: Path) -> None:
 
 def test_doctests() -> None:
     assert doctest.testmod(gateway.bundled, raise_on_error=True).attempted > 0
+
+
+def test_the_reading_process_threshold_is_a_size_or_off() -> None:
+    assert Settings.from_env({}).read_process_min_bytes == 8 << 20
+    assert Settings.from_env({"GATEWAY_READ_PROCESS_MIN_BYTES": "0"}).read_process_min_bytes == 0
+    assert Settings.from_env({"GATEWAY_READ_PROCESS_MIN_BYTES": "Off"}).read_process_min_bytes is None
+    with pytest.raises(ValueError, match="GATEWAY_READ_PROCESS_MIN_BYTES"):
+        Settings.from_env({"GATEWAY_READ_PROCESS_MIN_BYTES": "-1"})
