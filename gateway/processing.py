@@ -35,11 +35,15 @@ from gateway.row_errors import RowError
 from gateway.schema.model import RecordType
 from gateway.settings import Settings
 from gateway.source_units import IngestResult, record_file, record_outcome, record_rejection
-from gateway.store.records import Prepared, StoreCounts, prepare, store_batch
+from gateway.store.records import ROW, Prepared, StoreCounts, prepare, store_batch
 from gateway.validation import Validated, validate
 
 log = logging.getLogger(__name__)
 BATCH_ROWS = 16_384
+FORKED_BATCH_ROWS = 8_192
+"""Batches of a unit read in its own process are half as large: both processes then hold a batch being
+made or stored, a pickled copy and the lists made from it, and 16,384 rows took the pair to about 1 GB on
+a 1M-row file; 8,192 costs some 5 % of the speed (docs/performance.md)."""
 EARLY_STOP_MIN_BAD_ROWS = 1000
 """Bad rows before an early stop is considered: a small file is read to its end and every error listed."""
 # Formats people edit by hand, where example rows, notes and footers occur; system exports (XML, JSON) and
@@ -220,10 +224,11 @@ def _reading(
     """The checked batches, one ahead of the store: made on a second thread, or with ``forked`` in a
     child process that also writes the landing copy and closes it (the parent then adopts the file)."""
     if not forked:
-        return ahead(_checked_batches(source, plan, landing, row_rules))
+        return ahead(_on_thread(_checked_batches(source, plan, landing, row_rules)))
 
     def produce() -> Iterator[_Checked]:
-        yield from _checked_batches(source, plan, landing, row_rules)
+        batches = _checked_batches(source, plan, landing, row_rules, min(BATCH_ROWS, FORKED_BATCH_ROWS))
+        yield from _for_parent(batches, plan.record_type)
         if landing is not None:
             landing.finish()
 
@@ -235,12 +240,13 @@ def _checked_batches(
     plan: Plan,
     landing: ParquetLanding | None,
     row_rules: Sequence[tuple[str, KindRule]] = (),
+    batch_rows: int | None = None,
 ) -> Iterator[_Checked]:
     """Everything per batch that needs no database; process_rows runs it one batch ahead on another thread.
     ``row_rules``: how to recognise rows that are not records (example, notes, footers) in files people
     edit; the landing copy keeps them, as it keeps the file's every row."""
     rtype = plan.record_type
-    for raw in source.batches(BATCH_ROWS):
+    for raw in source.batches(batch_rows or BATCH_ROWS):
         if landing is not None:
             landing.write(raw)
         batch, skipped = split_non_data(raw, row_rules)
@@ -254,6 +260,30 @@ def _checked_batches(
         mapped = apply_plan(plan, batch)
         checked = validate(rtype, mapped.table, plan.header_of, earlier=[*shape_errors, *mapped.errors])
         yield _Checked(batch.num_rows, checked, prepare(rtype, checked.good), skipped)
+
+
+def _on_thread(batches: Iterator[_Checked]) -> Iterator[_Checked]:
+    """The reading thread also makes the lists the driver binds, so the storing thread does not."""
+    for ready in batches:
+        ready.prepared.materialize()
+        yield ready
+
+
+def _for_parent(batches: Iterator[_Checked], rtype: RecordType) -> Iterator[_Checked]:
+    """What crosses from the reading process: of the accepted rows' table, only the columns storing reads
+    (the subject's, for attaching and the receipt's waiting rows, and the row numbers); the rest of the
+    record is in the prepared payloads. Less to copy, and less held on either side."""
+    subject = rtype.subject
+    wanted = [
+        code
+        for code in dict.fromkeys(
+            (subject.name, subject.uscc, subject.reg_no, subject.org_code, subject.kind, ROW)
+        )
+        if code
+    ]
+    for ready in batches:
+        good = ready.checked.good.select(wanted)
+        yield replace(ready, checked=replace(ready.checked, good=good))
 
 
 def _store(

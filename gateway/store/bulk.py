@@ -211,6 +211,20 @@ def fetch_all(conn: Connection, statement: str, params: tuple[Any, ...]) -> list
         cursor.close()
 
 
+def reserved_ids(conn: Connection, table: Table, count: int) -> list[int] | None:
+    """PostgreSQL: ``count`` ids taken from ``table``'s own sequence, for rows inserted with them, so their
+    ids are known without reading the rows back; None on SQLite.
+
+    Reading back ``WHERE id > (the largest before)`` was planned as a sequential scan of the whole table
+    on PostgreSQL (a table filling up within one transaction has no statistics, and an open range is
+    guessed at a third of the rows): every batch of a large file scanned all the rows before it. SQLite
+    reads a rowid range by the primary key, so there the rows are read back."""
+    if conn.dialect.name != "postgresql" or count == 0:
+        return None
+    statement = "SELECT nextval(pg_get_serial_sequence(%s, 'id')) FROM generate_series(1, %s)"
+    return [row[0] for row in fetch_all(conn, statement, (table.name, count))]
+
+
 def insert_columns(
     conn: Connection,
     table: Table,

@@ -11,6 +11,8 @@ import hashlib
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
+from functools import cached_property
+from itertools import pairwise
 from typing import TypeVar
 
 import numpy as np
@@ -22,7 +24,7 @@ from gateway.arrow_bytes import JSON_ESCAPED, may_hold
 from gateway.row_errors import RowError
 from gateway.schema.conditions import condition_mask
 from gateway.schema.model import RecordType
-from gateway.store.bulk import fetch_all, in_condition, insert_columns, select_matching
+from gateway.store.bulk import fetch_all, in_condition, insert_columns, reserved_ids, select_matching
 from gateway.store.references import checked_set_wise, verify
 from gateway.store.tables import (
     GATEWAY_WITHDRAWN,
@@ -106,17 +108,37 @@ def canonical_payloads(rtype: RecordType, table: pa.Table) -> tuple[list[str], l
     """Sorted-key compact JSON of the non-null fields, and its sha256: what decides "unchanged".
 
     Built column by column with Arrow (the same bytes json.dumps(sort_keys=True, ensure_ascii=False,
-    separators=(",", ":")) gives; a test holds the two together); only the hashing loops per row. A slice
-    of rows at a time, because each field's piece is a copy of its column: a whole batch's pieces at once
-    took more memory than everything else in the batch together.
+    separators=(",", ":")) gives; a test holds the two together); only the hashing loops per row.
     """
-    payloads: list[str] = []
-    for start in range(0, table.num_rows, PAYLOAD_SLICE):
-        payloads.extend(_payload_slice(rtype, table.slice(start, PAYLOAD_SLICE)))
-    return payloads, [hashlib.sha256(p.encode()).hexdigest() for p in payloads]
+    payloads = canonical_payload_array(rtype, table)
+    return payloads.to_pylist(), sha256_hex(payloads).to_pylist()
 
 
-def _payload_slice(rtype: RecordType, table: pa.Table) -> list[str]:
+def canonical_payload_array(rtype: RecordType, table: pa.Table) -> pa.Array:
+    """canonical_payloads' JSON texts as one Arrow array. A slice of rows at a time, because each field's
+    piece is a copy of its column: a whole batch's pieces at once took more memory than everything else in
+    the batch together."""
+    slices = [
+        _payload_slice(rtype, table.slice(start, PAYLOAD_SLICE))
+        for start in range(0, table.num_rows, PAYLOAD_SLICE)
+    ]
+    if not slices:
+        return pa.array([], pa.string())
+    return pa.chunked_array(slices, pa.string()).combine_chunks()  # a chunked table gives chunked slices
+
+
+def sha256_hex(texts: pa.Array) -> pa.Array:
+    """The sha256 of each value's UTF-8 bytes, in hex. Hashed straight from the array's data buffer: no
+    Python string is made (and encoded back) per value."""
+    texts = texts.cast(pa.string()) if not pa.types.is_string(texts.type) else texts
+    offsets = np.frombuffer(texts.buffers()[1], dtype=np.int32)[texts.offset : texts.offset + len(texts) + 1]
+    data = memoryview(texts.buffers()[2] or b"")
+    sha256 = hashlib.sha256
+    bounds = offsets.tolist()
+    return pa.array([sha256(data[start:end]).hexdigest() for start, end in pairwise(bounds)], pa.string())
+
+
+def _payload_slice(rtype: RecordType, table: pa.Table) -> pa.Array:
     # Each present field becomes '"CODE":"value",' and an absent one ''; the trailing comma is cut at the end.
     # (binary_join_element_wise's null_handling="skip" drops all-null rows in pyarrow 26, so it is avoided.)
     pieces = [
@@ -125,9 +147,9 @@ def _payload_slice(rtype: RecordType, table: pa.Table) -> list[str]:
         if (column := table.column(code)).null_count < len(column)
     ]
     if not pieces:
-        return ["{}"] * table.num_rows
+        return pa.array(["{}"] * table.num_rows, pa.string())
     body = pc.binary_join_element_wise(*pieces, "")
-    return pc.binary_join_element_wise("{", pc.utf8_slice_codeunits(body, 0, -1), "}", "").to_pylist()
+    return pc.binary_join_element_wise("{", pc.utf8_slice_codeunits(body, 0, -1), "}", "")
 
 
 def _existing(conn: Connection, rtype: RecordType, keys: Sequence[str]) -> dict[str, dict[str, object]]:
@@ -181,62 +203,71 @@ class _Plan:
 
 @dataclass(frozen=True)
 class Prepared:
-    """One batch's accepted rows as the store needs them, aligned with the table's rows.
+    """One batch's accepted rows as the store needs them, aligned with the table's rows: natural key, row
+    number, subject name, canonical payload, its hash and whether the row withdraws its record.
 
     Computing this needs no database, so ingest builds it ahead, on another core, while the previous batch
-    is being written (gateway.ingest)."""
+    is being written (gateway.processing). It is held as Arrow columns, which cross to another process as
+    their buffers (gateway.read_process); the Python lists the database driver binds are made from them
+    on first use, on whichever side uses them (``materialize`` makes them where it is called)."""
 
-    key_array: pa.Array
-    keys: list[str]
-    rows: list[int]
-    names: list[str | None]
-    payloads: list[str]
-    hashes: list[str]
-    withdraws: list[bool]
+    columns: pa.RecordBatch
 
-    def __reduce__(self) -> tuple[object, tuple[pa.RecordBatch]]:
-        """Pickled as one Arrow batch (gateway.read_process hands batches between processes): its
-        buffers are copied as they are, where pickling the lists would build and parse an object per
-        value."""
-        columns = {
-            "key": self.key_array,
-            "row": pa.array(self.rows, pa.int64()),
-            "name": pa.array(self.names, pa.string()),
-            "payload": pa.array(self.payloads, pa.string()),
-            "hash": pa.array(self.hashes, pa.string()),
-            "withdraw": pa.array(self.withdraws, pa.bool_()),
-        }
-        return _unpickle_prepared, (pa.RecordBatch.from_pydict(columns),)
+    def __reduce__(self) -> tuple[type[Prepared], tuple[pa.RecordBatch]]:
+        return Prepared, (self.columns,)  # the Arrow columns only, not the lists made from them
 
+    @property
+    def key_array(self) -> pa.Array:
+        return self.columns.column("key")
 
-def _unpickle_prepared(batch: pa.RecordBatch) -> Prepared:
-    key_array = batch.column("key")
-    return Prepared(
-        key_array=key_array,
-        keys=key_array.to_pylist(),
-        rows=batch.column("row").to_pylist(),
-        names=batch.column("name").to_pylist(),
-        payloads=batch.column("payload").to_pylist(),
-        hashes=batch.column("hash").to_pylist(),
-        withdraws=batch.column("withdraw").to_pylist(),
-    )
+    @cached_property
+    def keys(self) -> list[str]:
+        return self.key_array.to_pylist()
+
+    @cached_property
+    def rows(self) -> list[int]:
+        return self.columns.column("row").to_pylist()
+
+    @cached_property
+    def names(self) -> list[str | None]:
+        return self.columns.column("name").to_pylist()
+
+    @cached_property
+    def payloads(self) -> list[str]:
+        return self.columns.column("payload").to_pylist()
+
+    @cached_property
+    def hashes(self) -> list[str]:
+        return self.columns.column("hash").to_pylist()
+
+    @cached_property
+    def withdraws(self) -> list[bool]:
+        return self.columns.column("withdraw").to_pylist()
+
+    def materialize(self) -> Prepared:
+        """Make every list now (a reading thread does, so the storing thread does not)."""
+        for name in ("keys", "rows", "names", "payloads", "hashes", "withdraws"):
+            getattr(self, name)
+        return self
 
 
 def prepare(rtype: RecordType, table: pa.Table) -> Prepared:
-    keys = natural_keys(rtype, table).combine_chunks()
-    payloads, hashes = canonical_payloads(rtype, table)
+    payloads = canonical_payload_array(rtype, table)
     withdraws = (
-        condition_mask(rtype.withdrawal, table).to_pylist() if rtype.withdrawal else [False] * table.num_rows
+        condition_mask(rtype.withdrawal, table)
+        if rtype.withdrawal
+        else pa.array(np.zeros(table.num_rows, dtype=bool))
     )
-    return Prepared(
-        key_array=keys,
-        keys=keys.to_pylist(),
-        rows=table.column(ROW).to_pylist(),
-        names=table.column(rtype.subject.name).to_pylist(),
-        payloads=payloads,
-        hashes=hashes,
-        withdraws=withdraws,
-    )
+    names = table.column(rtype.subject.name)
+    columns = {
+        "key": natural_keys(rtype, table).combine_chunks(),
+        "row": table.column(ROW).combine_chunks(),
+        "name": names.combine_chunks() if isinstance(names, pa.ChunkedArray) else names,
+        "payload": payloads,
+        "hash": sha256_hex(payloads),
+        "withdraw": withdraws.combine_chunks() if isinstance(withdraws, pa.ChunkedArray) else withdraws,
+    }
+    return Prepared(pa.RecordBatch.from_pydict(columns))
 
 
 def _classify(
@@ -459,11 +490,13 @@ def _write_fresh(
 ) -> list[int]:
     """The fresh keys' records, first versions and outbox rows; returns the records' ids."""
     at_count = len(statuses)
-    before = conn.execute(select(func.coalesce(func.max(record.c.id), 0))).scalar_one()
+    reserved = reserved_ids(conn, record, at_count)  # PostgreSQL; SQLite reads the ids back below
+    before = 0 if reserved else conn.execute(select(func.coalesce(func.max(record.c.id), 0))).scalar_one()
     insert_columns(
         conn,
         record,
         {
+            **({"id": reserved} if reserved else {}),
             "natural_key": pick(batch.keys),
             "entity_id": pick(attachment.entity_id),
             "attach_method": methods,
@@ -480,16 +513,18 @@ def _write_fresh(
             "updated_at": now,
         },
     )
-    ids = _ids_since(conn, before, source_file_id)
+    ids = reserved or _ids_since(conn, before, source_file_id)
     if len(ids) != at_count:
         raise RuntimeError(f"wrote {at_count} records for file {source_file_id} but found {len(ids)}")
     # A new record's first version: withdrawn already (d) or inserted (i); only a live attached one is sent,
     # since the hub never had the others. The payload is written here only (record holds none).
-    version_before = _max_version_id(conn)
+    version_ids = reserved_ids(conn, record_version, at_count)
+    version_before = 0 if version_ids else _max_version_id(conn)
     insert_columns(
         conn,
         record_version,
         {
+            **({"id": version_ids} if version_ids else {}),
             "record_id": ids,
             "operation": ["d" if gone else "i" for gone in withdrawn],
             "content_hash": hashes,
@@ -501,7 +536,7 @@ def _write_fresh(
         },
         {"version": 1, "source_file_id": source_file_id, "source_sha256": source_sha256, "created_at": now},
     )
-    _outbox(conn, rtype, version_before, source_file_id, now)
+    _outbox(conn, rtype, version_before, source_file_id, now, version_ids, [s == "active" for s in statuses])
     return ids
 
 
@@ -519,8 +554,24 @@ def _max_version_id(conn: Connection) -> int:
     return int(conn.execute(select(func.coalesce(func.max(record_version.c.id), 0))).scalar_one())
 
 
-def _outbox(conn: Connection, rtype: RecordType, before: int, source_file_id: int, now: datetime) -> None:
-    """Outbox rows for the outbound versions this file just wrote (one per record: repeats were refused)."""
+def _outbox(
+    conn: Connection,
+    rtype: RecordType,
+    before: int,
+    source_file_id: int,
+    now: datetime,
+    version_ids: Sequence[int] | None = None,
+    outbound: Sequence[bool] = (),
+) -> None:
+    """Outbox rows for the outbound versions this file just wrote (one per record: repeats were refused):
+    those of ``version_ids`` marked ``outbound`` when the ids are known (bulk.reserved_ids), else read
+    back from the versions written after ``before``."""
+    if version_ids is not None:
+        sent = [vid for vid, out in zip(version_ids, outbound, strict=True) if out]
+        insert_columns(
+            conn, outbox, {"record_version_id": sent}, {"record_type": rtype.name, "created_at": now}
+        )
+        return
     fresh = (
         select(record_version.c.id, literal(rtype.name), literal(now, DateTime(timezone=True)))
         .where(
@@ -586,11 +637,13 @@ def _apply_known(
             return int(p.prior["id"]) in sent  # type: ignore[call-overload]
         return p.status == "active"  # not unattached, nor withdrawn by the gateway (GATEWAY_WITHDRAWN)
 
-    version_before = _max_version_id(conn)
+    version_ids = reserved_ids(conn, record_version, len(plans))
+    version_before = 0 if version_ids else _max_version_id(conn)
     insert_columns(
         conn,
         record_version,
         {
+            **({"id": version_ids} if version_ids else {}),
             "record_id": [int(p.prior["id"]) for p in plans],  # type: ignore[call-overload]
             "version": [int(p.prior["version"]) + 1 for p in plans],  # type: ignore[call-overload]
             "operation": [p.operation for p in plans],
@@ -603,7 +656,7 @@ def _apply_known(
         },
         {"source_file_id": source_file_id, "source_sha256": source_sha256, "created_at": now},
     )
-    _outbox(conn, rtype, version_before, source_file_id, now)
+    _outbox(conn, rtype, version_before, source_file_id, now, version_ids, [outbound(p) for p in plans])
     ids = [int(p.prior["id"]) for p in plans]  # type: ignore[call-overload]
     counts.queued += _enqueue(
         conn, [rid for rid, p in zip(ids, plans, strict=True) if p.status == "unattached"], now

@@ -14,7 +14,6 @@ import pytest
 from gateway import read_process
 from gateway.read_process import ReadProcessError, in_child
 from gateway.settings import Settings
-from gateway.store.records import Prepared
 
 
 def _children() -> set[int]:
@@ -116,22 +115,31 @@ def test_a_consumer_that_stops_early_ends_the_child() -> None:
     assert not _children()
 
 
-def test_prepared_batches_cross_as_arrow_and_come_back_equal() -> None:
+def test_prepared_batches_cross_as_arrow_and_make_their_lists_on_arrival() -> None:
     import pickle
 
-    prepared = Prepared(
-        key_array=pa.array(["a|1", "b|2"]),
-        keys=["a|1", "b|2"],
-        rows=[2, 3],
-        names=["某公司", None],
-        payloads=['{"A":"1"}', '{"A":"2"}'],
-        hashes=["h1", "h2"],
-        withdraws=[False, True],
+    from gateway.schema.model import FieldSpec, RecordType, SubjectSpec
+    from gateway.store.records import prepare
+
+    rtype = RecordType(
+        name="probe",
+        element="Probe",
+        label="测试",
+        version="1",
+        fields=(FieldSpec("A", "A"), FieldSpec("B", "B")),
+        natural_key=("A",),
+        subject=SubjectSpec(name="B"),
     )
-    back = pickle.loads(pickle.dumps(prepared, protocol=pickle.HIGHEST_PROTOCOL))
-    assert back.keys == prepared.keys and back.names == prepared.names and back.rows == prepared.rows
-    assert back.payloads == prepared.payloads and back.withdraws == prepared.withdraws
-    assert back.key_array.equals(prepared.key_array)
+    table = pa.table({"A": ["a1", "a2"], "B": ["某公司", None], "__row__": pa.array([2, 3], pa.int64())})
+    prepared = prepare(rtype, table)
+    sent = pickle.dumps(prepared, protocol=pickle.HIGHEST_PROTOCOL)
+    assert b"a1" in sent and "keys" not in prepared.__dict__  # nothing made yet, only Arrow travels
+    prepared.materialize()
+    assert len(pickle.dumps(prepared, protocol=pickle.HIGHEST_PROTOCOL)) == len(sent)  # the lists stay home
+    back = pickle.loads(sent)
+    assert back.keys == ["a1", "a2"] and back.names == ["某公司", None] and back.rows == [2, 3]
+    assert back.payloads == ['{"A":"a1","B":"某公司"}', '{"A":"a2"}']
+    assert back.hashes == prepared.hashes and back.withdraws == [False, False]
 
 
 # ------------------------------------------------------------------ a unit read in a process of its own
