@@ -72,10 +72,14 @@ class _Found:
 ENTITY_COLUMNS = ("uscc", "name", "name_norm", "org_code", "reg_no", "origin", "created_at", "updated_at")
 
 
-def ensure_entities(conn: Connection, rows: dict[str, dict[str, str | None]], now: datetime) -> int:
-    """Create the entities for USCCs not yet registered; a concurrent creator of one is tolerated."""
+def ensure_entities(
+    conn: Connection, rows: dict[str, dict[str, str | None]], now: datetime
+) -> tuple[int, dict[str, tuple[int, str | None]]]:
+    """Create the entities for USCCs not yet registered; a concurrent creator of one is tolerated. Returns
+    how many were created and each USCC's entity (id, uscc): on PostgreSQL the created ones come back from
+    the insert itself, and only the rest (created meanwhile by someone else) are looked up."""
     usccs = list(rows)
-    return merge_columns(
+    created, returned = merge_columns(
         conn,
         entity,
         {
@@ -87,7 +91,11 @@ def ensure_entities(conn: Connection, rows: dict[str, dict[str, str | None]], no
         },
         {"origin": "record", "created_at": now, "updated_at": now},
         ("uscc",),
+        returning=("uscc", "id"),
     )
+    found = {uscc: (entity_id, uscc) for uscc, entity_id in returned or ()}
+    found.update(_lookup(conn, "uscc", (uscc for uscc in usccs if uscc not in found)))
+    return created, found
 
 
 def attach(conn: Connection, rtype: RecordType, table: pa.Table, now: datetime) -> Attachment:
@@ -137,8 +145,8 @@ def attach(conn: Connection, rtype: RecordType, table: pa.Table, now: datetime) 
                 strict=True,
             )
         }
-        created = ensure_entities(conn, new, now)
-        by_uscc.update(_lookup(conn, "uscc", new))
+        created, made = ensure_entities(conn, new, now)
+        by_uscc.update(made)
     both = pc.and_(pc.is_valid(usccs), pc.is_valid(reg_nos))
     if pc.any(both).as_py():
         _learn_reg_nos(conn, usccs.filter(both).to_pylist(), reg_nos.filter(both).to_pylist(), by_uscc, now)

@@ -145,6 +145,8 @@ def process_rows(
                     conn, receipt, now, status="processing", part=part, landing_path=path, replay_of=replay_of
                 )
             forked = _reads_in_child(settings, source)
+            if forked:
+                log.info("%s/%s: read in a process of its own", receipt.department, receipt.file)
             raw_rows = 0
             for ready in _reading(source, plan, copy, row_rules, forked):
                 _store(conn, plan, ready, receipt, tally, file_id, now, replay_of)

@@ -116,10 +116,28 @@ def _staging(conn: Connection, table: Table, columns: Sequence[str]) -> tuple[st
 
 
 def _merge(conn: Connection, table: Table, staging: str, names: str, conflict_key: Sequence[str]) -> int:
+    return len(_merge_returning(conn, table, staging, names, conflict_key, ()))
+
+
+def _merge_returning(
+    conn: Connection,
+    table: Table,
+    staging: str,
+    names: str,
+    conflict_key: Sequence[str],
+    returning: Sequence[str],
+) -> list[tuple[Any, ...]]:
+    """Move the staged rows over, skipping conflicts; the inserted rows' ``returning`` columns (one empty
+    tuple per row without them)."""
     quote = conn.dialect.identifier_preparer.quote
     key = ", ".join(quote(c) for c in conflict_key)
-    merge = f"INSERT INTO {quote(table.name)} ({names}) SELECT {names} FROM {staging}"
-    return max(conn.exec_driver_sql(f"{merge} ON CONFLICT ({key}) DO NOTHING").rowcount, 0)
+    merge = (
+        f"INSERT INTO {quote(table.name)} ({names}) SELECT {names} FROM {staging} "
+        f"ON CONFLICT ({key}) DO NOTHING"
+    )
+    if not returning:
+        return [()] * max(conn.exec_driver_sql(merge).rowcount, 0)
+    return fetch_all(conn, f"{merge} RETURNING {', '.join(quote(c) for c in returning)}", ())
 
 
 def merge_columns(
@@ -128,22 +146,24 @@ def merge_columns(
     columns: Mapping[str, Sequence[Any]],
     constants: Mapping[str, Any],
     conflict_key: Sequence[str],
-) -> int:
+    returning: Sequence[str] = (),
+) -> tuple[int, list[tuple[Any, ...]] | None]:
     """Insert rows given column by column, skipping those that collide with the unique ``conflict_key``
-    (concurrent writers cannot fail each other); returns how many were inserted. On PostgreSQL the rows go
-    to a staging table by one COPY of text Arrow built (gateway.store.copy_text), then merge."""
-    if not columns:
-        return 0
-    count = len(next(iter(columns.values())))
+    (concurrent writers cannot fail each other). Returns how many were inserted and, on PostgreSQL with
+    ``returning``, those columns of the inserted rows (None elsewhere: look them up). On PostgreSQL the rows
+    go to a staging table by one COPY of text Arrow built (gateway.store.copy_text), then merge."""
+    count = len(next(iter(columns.values()))) if columns else 0
     if count == 0:
-        return 0
+        return 0, [] if returning else None
     names = [*columns, *constants]
     if conn.dialect.name == "postgresql" and _copyable(table, names, _processors(conn, table, names)):
         staging, names_sql = _staging(conn, table, names)
         _copy_buffer(conn, f"COPY {staging} ({names_sql}) FROM STDIN", copy_buffer(table, columns, constants))
-        return _merge(conn, table, staging, names_sql, conflict_key)
+        inserted = _merge_returning(conn, table, staging, names_sql, conflict_key, returning)
+        return len(inserted), inserted if returning else None
     values = [*columns.values(), *(repeat(value, count) for value in constants.values())]
-    return bulk_insert(conn, table, names, list(zip(*values, strict=False)), ignore_conflicts_on=conflict_key)
+    rows = list(zip(*values, strict=False))
+    return bulk_insert(conn, table, names, rows, ignore_conflicts_on=conflict_key), None
 
 
 _SEPARATOR = "\x1f"
@@ -221,8 +241,15 @@ def reserved_ids(conn: Connection, table: Table, count: int) -> list[int] | None
     reads a rowid range by the primary key, so there the rows are read back."""
     if conn.dialect.name != "postgresql" or count == 0:
         return None
-    statement = "SELECT nextval(pg_get_serial_sequence(%s, 'id')) FROM generate_series(1, %s)"
-    return [row[0] for row in fetch_all(conn, statement, (table.name, count))]
+    # The sequence's name is looked up once per connection: pg_get_serial_sequence called for every id cost
+    # 2.7 µs an id, nextval alone 0.37.
+    names: dict[str, str] = conn.info.setdefault("gateway.id_sequences", {})
+    if table.name not in names:
+        names[table.name] = conn.exec_driver_sql(
+            "SELECT pg_get_serial_sequence(%s, 'id')", (table.name,)
+        ).scalar_one()
+    statement = "SELECT nextval(%s::regclass) FROM generate_series(1, %s)"
+    return [row[0] for row in fetch_all(conn, statement, (names[table.name], count))]
 
 
 def insert_columns(

@@ -101,6 +101,8 @@ def test_dropped_files_reach_the_hub_through_celery_workers(
                     "GATEWAY_DATABASE_URL": gateway_db,
                     "GATEWAY_HUB_URL": hub_url,
                     "GATEWAY_SETTLE_SECONDS": "0",
+                    # each file read in a forked process of its own inside the Celery worker's task process
+                    "GATEWAY_READ_PROCESS_MIN_BYTES": "0",
                     "AIRFLOW__CELERY__BROKER_URL": f"{REDIS_URL}/{redis_db}",
                     "AIRFLOW__CELERY__RESULT_BACKEND": "db+" + sqlalchemy_url(airflow_db),
                     "AIRFLOW__CELERY__WORKER_CONCURRENCY": "4",

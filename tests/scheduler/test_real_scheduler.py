@@ -132,6 +132,9 @@ def world(tmp_path_factory: pytest.TempPathFactory, request: pytest.FixtureReque
             "GATEWAY_KEYS_DIR": str(settings.keys_dir),
             "GATEWAY_HUB_URL": hub.url,
             "GATEWAY_SETTLE_SECONDS": "1",
+            # Every unit, however small, read in a forked process of its own inside Airflow's task process
+            # (the samples are far below the 8 MiB default): the fork must work under the real supervisor.
+            "GATEWAY_READ_PROCESS_MIN_BYTES": "0",
             "GATEWAY_PUSH_RETRIES": "1",
             "GATEWAY_DELIVERY_BACKOFF": "4",
             "GATEWAY_DELIVERY_BACKOFF_CAP": "8",

@@ -82,9 +82,12 @@ def test_merging_skips_what_is_there_and_counts_what_it_added(database_url: str)
     with engine_for(database_url).begin() as conn:
         columns = {"uscc": ["A1", "B2"], "name": ["甲\t公司", "乙"], "name_norm": ["甲公司", "乙"]}
         constants = {"origin": "record", "created_at": NOW, "updated_at": NOW}
-        assert merge_columns(conn, entity, columns, constants, ("uscc",)) == 2
+        assert merge_columns(conn, entity, columns, constants, ("uscc",)) == (2, None)
         again = {"uscc": ["B2", "C3"], "name": ["乙（改）", "丙"], "name_norm": ["乙", "丙"]}
-        assert merge_columns(conn, entity, again, constants, ("uscc",)) == 1
+        created, returned = merge_columns(conn, entity, again, constants, ("uscc",), returning=("uscc", "id"))
+        assert created == 1
+        c3 = conn.execute(select(entity.c.id).where(entity.c.uscc == "C3")).scalar_one()
+        assert returned == ([("C3", c3)] if database_url.startswith("postgresql") else None)
         names = dict(conn.execute(select(entity.c.uscc, entity.c.name)).all())
         assert names == {"A1": "甲\t公司", "B2": "乙", "C3": "丙"}
 
