@@ -326,6 +326,15 @@ class Bench:
                 "peak_rss_mb": result["peak_rss_mb"],
                 "outbox": result["outbox"],
             }
+            if rows == min(sizes) and not self.args.no_postgres:
+                print(f"  scale: {rows:,} rows on PostgreSQL", file=sys.stderr)
+                with postgres_database() as url:
+                    spec = {"kind": "e2e", "workload": "penalty_csv", "path": str(path)}
+                    on_pg = self.in_scratch(spec, url) if url else None
+                if on_pg is not None:
+                    runs[str(rows)]["postgres_seconds"] = round(on_pg["seconds"], 2)
+                    runs[str(rows)]["postgres_rows_per_s"] = _rate(on_pg["rows"], on_pg["seconds"])
+                    runs[str(rows)]["postgres_peak_rss_mb"] = on_pg["peak_rss_mb"]
             if not self.args.keep_data and rows > self.args.rows:
                 path.unlink()
         small, large = str(min(sizes)), str(max(sizes))
@@ -399,6 +408,20 @@ TARGETS: list[tuple[str, str, Callable[[dict[str, Any]], float | None], float, b
         True,
     ),
     (
+        "e2e_1m_sqlite",
+        "end to end at 1M rows on SQLite ≥ 50,000 rows/s, penalty CSV",
+        lambda r: r.get("scale", {}).get("runs", {}).get("1000000", {}).get("rows_per_s"),
+        50_000,
+        True,
+    ),
+    (
+        "e2e_1m_postgres",
+        "end to end at 1M rows on PostgreSQL ≥ 30,000 rows/s, penalty CSV",
+        lambda r: r.get("scale", {}).get("runs", {}).get("1000000", {}).get("postgres_rows_per_s"),
+        30_000,
+        True,
+    ),
+    (
         "validate_vs_peer",
         "validation ≥ 10 × frictionless, penalty CSV",
         lambda r: r["workloads"].get("penalty_csv", {}).get("validate_vs_peer"),
@@ -418,7 +441,8 @@ TARGETS: list[tuple[str, str, Callable[[dict[str, Any]], float | None], float, b
         lambda r: (
             max(
                 [w.get("peak_rss_mb", 0) for w in r["workloads"].values()]
-                + [s["peak_rss_mb"] for s in r.get("scale", {}).get("runs", {}).values()],
+                + [s["peak_rss_mb"] for s in r.get("scale", {}).get("runs", {}).values()]
+                + [s.get("postgres_peak_rss_mb", 0) for s in r.get("scale", {}).get("runs", {}).values()],
                 default=0,
             )
             or None
@@ -431,6 +455,13 @@ TARGETS: list[tuple[str, str, Callable[[dict[str, Any]], float | None], float, b
         "seal + push + hub verify/open ≥ 100 MB/s (default suite)",
         lambda r: r.get("delivery", {}).get("seal_push_open_mb_per_s"),
         100,
+        True,
+    ),
+    (
+        "hub_round_trip",
+        "hub round trip (verify, open, XSD check, store, receipt) ≥ 50 MB/s",
+        lambda r: r.get("delivery", {}).get("push_round_trip_mb_per_s"),
+        50,
         True,
     ),
     (
@@ -507,6 +538,12 @@ def print_table(results: dict[str, Any]) -> None:
                 f"{_fmt(run['rows_per_s']):>8} rows/s  "
                 f"peak RSS {run['peak_rss_mb']:,.0f} MiB"
             )
+            if "postgres_rows_per_s" in run:
+                print(
+                    f"scale {int(rows):>10,} rows: {run['postgres_seconds']:>8.1f} s  "
+                    f"{_fmt(run['postgres_rows_per_s']):>8} rows/s  "
+                    f"peak RSS {run['postgres_peak_rss_mb']:,.0f} MiB  (PostgreSQL)"
+                )
         if "peak_rss_ratio" in results["scale"]:
             print(
                 f"  memory ×{results['scale']['peak_rss_ratio']}, time per row ×"
