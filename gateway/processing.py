@@ -2,8 +2,9 @@
 
 The unit is a department's file (gateway.ingest), one sheet of a workbook (gateway.workbook_ingest) or a
 pulled source's landed unit (gateway.landing). Its batches are read, mapped, validated and prepared one
-batch ahead on a second thread (gateway.read_ahead) while the batch before is attached and stored; a file
-read for the first time is landed as Parquet on the way (gateway.parquet_landing). Nothing is committed
+batch ahead on a second thread (gateway.read_ahead), or for a large unit in a forked process of its own
+(gateway.read_process), while the batch before is attached and stored; a file read for the first time is
+landed as Parquet on the way (gateway.parquet_landing), by whichever side reads. Nothing is committed
 unless the whole unit is through: the unit's row, its records, their versions and the outbox rows commit
 together, and a unit whose share of bad rows passes the threshold is rejected whole and stores nothing.
 """
@@ -14,7 +15,7 @@ import logging
 import os
 from collections import Counter
 from collections.abc import Callable, Iterator, Sequence
-from contextlib import AbstractContextManager, nullcontext
+from contextlib import AbstractContextManager, closing, nullcontext
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Protocol
@@ -148,13 +149,16 @@ def process_rows(
             if forked:
                 log.info("%s/%s: read in a process of its own", receipt.department, receipt.file)
             raw_rows = 0
-            for ready in _reading(source, plan, copy, row_rules, forked):
-                _store(conn, plan, ready, receipt, tally, file_id, now, replay_of)
-                raw_rows += ready.rows + len(ready.skipped)
-                advance(ROWS, ready.rows + len(ready.skipped))
-                if _rejection_certain(source, tally.errors.bad_rows, receipt.rows, threshold):
-                    _stop_early(receipt, tally.errors, threshold)
-                    raise _Rejected
+            # Closed on leaving, whatever the way out: the reading thread or process ends before the
+            # landing copy is removed or kept.
+            with closing(_reading(source, plan, copy, row_rules, forked)) as batches:
+                for ready in batches:
+                    _store(conn, plan, ready, receipt, tally, file_id, now, replay_of)
+                    raw_rows += ready.rows + len(ready.skipped)
+                    advance(ROWS, ready.rows + len(ready.skipped))
+                    if _rejection_certain(source, tally.errors.bad_rows, receipt.rows, threshold):
+                        _stop_early(receipt, tally.errors, threshold)
+                        raise _Rejected
             _conclude(receipt, plan, tally, threshold)
             record_outcome(conn, file_id, receipt, now, replay_of)
             if copy is not None:
@@ -229,7 +233,8 @@ def _reading(
         return ahead(_on_thread(_checked_batches(source, plan, landing, row_rules)))
 
     def produce() -> Iterator[_Checked]:
-        batches = _checked_batches(source, plan, landing, row_rules, min(BATCH_ROWS, FORKED_BATCH_ROWS))
+        rows = min(BATCH_ROWS, FORKED_BATCH_ROWS)  # BATCH_ROWS when a test makes it smaller
+        batches = _checked_batches(source, plan, landing, row_rules, rows)
         yield from _for_parent(batches, plan.record_type)
         if landing is not None:
             landing.finish()
@@ -244,7 +249,8 @@ def _checked_batches(
     row_rules: Sequence[tuple[str, KindRule]] = (),
     batch_rows: int | None = None,
 ) -> Iterator[_Checked]:
-    """Everything per batch that needs no database; process_rows runs it one batch ahead on another thread.
+    """Everything per batch that needs no database; process_rows runs it one batch ahead on another thread,
+    or in a process of its own for a large unit.
     ``row_rules``: how to recognise rows that are not records (example, notes, footers) in files people
     edit; the landing copy keeps them, as it keeps the file's every row."""
     rtype = plan.record_type

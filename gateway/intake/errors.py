@@ -33,6 +33,11 @@ class ReadError(Exception):
         self.code: ErrorCode = code
         self.message = message
 
+    def __reduce__(self) -> tuple[type[ReadError], tuple[ErrorCode, str]]:
+        """Rebuilt from its code and message: a file read in a process of its own (gateway.read_process)
+        raises it there and the receipt is written here."""
+        return ReadError, (self.code, self.message)
+
 
 class MalformedRow(NamedTuple):
     """A structural problem of one row, numbered as the department sees it in a spreadsheet.

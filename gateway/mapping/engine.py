@@ -31,6 +31,14 @@ class UnknownHeaders(ValueError):
         self.missing = list(missing)
         self.unknown = list(unknown)
 
+    def __reduce__(self) -> tuple[object, ...]:
+        """Picklable with its keyword fields (gateway.read_process carries exceptions between processes)."""
+        return _unknown_headers, (self.message, self.missing, self.unknown)
+
+
+def _unknown_headers(message: str, missing: list[str], unknown: list[str]) -> UnknownHeaders:
+    return UnknownHeaders(message, missing=missing, unknown=unknown)
+
 
 @dataclass(frozen=True)
 class Plan:

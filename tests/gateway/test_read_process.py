@@ -236,3 +236,27 @@ def test_a_file_rejected_early_stops_its_reading_process_and_lands_nothing(
     assert not _children()
     assert not list((settings.landing_dir / "dept").glob("*"))
     assert _stored(settings) == []
+
+
+@pytest.mark.parametrize("forked", [False, True], ids=["thread", "process"])
+def test_a_file_refused_mid_read_gets_the_same_receipt_from_a_reading_process(
+    settings: Settings, tmp_path: Path, forked: bool
+) -> None:
+    """A record over the size limit at row 10 is found by the reader, in the child when forked: the error
+    crosses the pipe as itself, so the department gets E_TOO_LARGE naming the row, not a crash."""
+    from gateway.ingest import ingest_file
+    from gateway.intake import ReadLimits
+
+    from .test_ingest import penalty_row, write_csv
+
+    path = write_csv(tmp_path / "long.csv", [penalty_row(n) for n in range(1, 9)])
+    with path.open("ab") as handle:
+        handle.write(b'"' + b"x" * 300_000)  # a quoted cell that never closes
+    chosen = settings.with_overrides(read_process_min_bytes=0 if forked else None)
+    result = ingest_file(chosen, path, "dept", limits=ReadLimits(max_csv_record_bytes=65_536))
+    receipt = result.receipt
+    assert receipt.status == "rejected"
+    assert receipt.file_error is not None and receipt.file_error["code"] == "E_TOO_LARGE"
+    assert "第10行" in str(receipt.file_error["message"])
+    assert not _children()
+    assert _stored(settings) == []

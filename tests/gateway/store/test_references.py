@@ -34,6 +34,17 @@ def _record_columns(keys: list[str], entity_ids: list[int | None]) -> dict[str, 
     }
 
 
+def _record_constants(file_id: int) -> dict[str, object]:
+    return {
+        "record_type": "t",
+        "status": "active",
+        "version": 1,
+        "source_file_id": file_id,
+        "created_at": NOW,
+        "updated_at": NOW,
+    }
+
+
 def test_a_dangling_entity_is_refused_and_nothing_is_written(pg_url: str) -> None:
     engine = engine_for(pg_url)
     with engine.begin() as conn:
@@ -48,14 +59,7 @@ def test_a_dangling_entity_is_refused_and_nothing_is_written(pg_url: str) -> Non
                 conn,
                 record,
                 _record_columns(["a", "b"], [424242, None]),
-                {
-                    "record_type": "t",
-                    "status": "active",
-                    "version": 1,
-                    "source_file_id": file_id,
-                    "created_at": NOW,
-                    "updated_at": NOW,
-                },
+                _record_constants(file_id),
             )
         verify(conn, entity, [424242, None], column="record.entity_id")
     with engine.connect() as conn:
@@ -83,14 +87,7 @@ def test_existing_references_pass_and_are_locked_against_deletion(pg_url: str) -
                     conn,
                     record,
                     _record_columns(["a"], [entity_id]),
-                    {
-                        "record_type": "t",
-                        "status": "active",
-                        "version": 1,
-                        "source_file_id": file_id,
-                        "created_at": NOW,
-                        "updated_at": NOW,
-                    },
+                    _record_constants(file_id),
                 )
             verify(conn, entity, [entity_id], column="record.entity_id")
             verify(conn, source_file, [file_id], column="record.source_file_id")
