@@ -30,6 +30,8 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import BinaryIO, TypeVar
 
+from gateway.ids.resident_id import mask_in_text
+
 T = TypeVar("T")
 log = logging.getLogger(__name__)
 
@@ -172,7 +174,9 @@ def in_child(produce: Callable[[], Iterator[T]]) -> Iterator[T]:
                     return
                 else:
                     error, text = value
-                    log.error("the reading process failed:\n%s", text)
+                    # The traceback is the only trace of where it failed (the exception's own is lost on
+                    # the way); an ID number a message may quote is masked, as in receipts.
+                    log.error("the reading process failed:\n%s", mask_in_text(text))
                     raise error
     finally:
         if pid:

@@ -260,3 +260,15 @@ def test_a_file_refused_mid_read_gets_the_same_receipt_from_a_reading_process(
     assert "第10行" in str(receipt.file_error["message"])
     assert not _children()
     assert _stored(settings) == []
+
+
+def test_the_childs_traceback_is_logged_with_id_numbers_masked(caplog: pytest.LogCaptureFixture) -> None:
+    def produce() -> Iterator[int]:
+        raise ValueError("无法转换 110101199003074477")
+        yield 0
+
+    with pytest.raises(ValueError, match="110101199003074477"):
+        list(in_child(produce))
+    logged = "\n".join(record.getMessage() for record in caplog.records)
+    assert "the reading process failed" in logged and "in produce" in logged
+    assert "110101199003074477" not in logged
