@@ -36,7 +36,6 @@ import sys
 import tempfile
 import time
 import urllib.request
-import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
@@ -47,7 +46,6 @@ HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
 sys.path.insert(0, str(ROOT))
 
-PG_ADMIN_URL = os.environ.get("BENCH_PG_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
 TODAY = datetime.now(UTC).date()
 NOW = datetime.now(UTC)
 CHUNK = 50_000
@@ -576,19 +574,16 @@ def database(kind: str, folder: Path) -> Iterator[str]:
         finally:
             engine_for(url).dispose()
         return
-    import psycopg
+    from run import postgres_database  # bench/run.py's throw-away database (BENCH_PG_URL)
 
-    name = f"bench_lookup_{uuid.uuid4().hex[:8]}"
-    with psycopg.connect(PG_ADMIN_URL, autocommit=True) as admin:
-        admin.execute(f'CREATE DATABASE "{name}"')
-    url = PG_ADMIN_URL.rsplit("/", 1)[0] + f"/{name}"
-    try:
-        migrate(url)
-        yield url
-    finally:
-        engine_for(url).dispose()
-        with psycopg.connect(PG_ADMIN_URL, autocommit=True) as admin:
-            admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    with postgres_database() as url:
+        if url is None:
+            raise SystemExit("bench/lookup.py: PostgreSQL is not reachable (BENCH_PG_URL); use --db sqlite")
+        try:
+            migrate(url)
+            yield url
+        finally:
+            engine_for(url).dispose()
 
 
 def one_database(kind: str, args: argparse.Namespace) -> dict[str, Any]:

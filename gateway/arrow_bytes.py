@@ -40,16 +40,23 @@ def may_hold(values: pa.Array | pa.ChunkedArray, table: np.ndarray) -> bool:
     return any(_chunk_may_hold(chunk, table) for chunk in chunks)
 
 
+def offsets_and_data(strings: pa.Array) -> tuple[np.ndarray, pa.Buffer | None]:
+    """A string (or large string) array's value offsets, one more than its values and sliced to the array,
+    and its data buffer: value ``i`` is ``data[offsets[i]:offsets[i + 1]]``. The one place that reads
+    Arrow's string layout (here, gateway.store.copy_text, the payload hashes of gateway.store.records)."""
+    buffers = strings.buffers()
+    width = np.int64 if pa.types.is_large_string(strings.type) else np.int32
+    offsets = np.frombuffer(buffers[1], dtype=width)[strings.offset : strings.offset + len(strings) + 1]
+    return offsets, buffers[2]
+
+
 def _chunk_may_hold(chunk: pa.Array, table: np.ndarray) -> bool:
     if len(chunk) == 0 or chunk.null_count == len(chunk):
         return False
     if not (pa.types.is_string(chunk.type) or pa.types.is_large_string(chunk.type)):
         return True  # not plain text (a dictionary, a view): the exact kernel decides
-    buffers = chunk.buffers()
-    if buffers[2] is None:
+    offsets, data = offsets_and_data(chunk)
+    if data is None:
         return False
-    width = np.int64 if pa.types.is_large_string(chunk.type) else np.int32
-    offsets = np.frombuffer(buffers[1], dtype=width)
-    first, last = int(offsets[chunk.offset]), int(offsets[chunk.offset + len(chunk)])
-    data = np.frombuffer(buffers[2], dtype=np.uint8, count=last, offset=0)[first:last]
-    return bool(table[data].any())
+    first, last = int(offsets[0]), int(offsets[-1])
+    return bool(table[np.frombuffer(data, dtype=np.uint8, count=last)[first:last]].any())

@@ -212,14 +212,14 @@ def show_lookups(settings: Settings, console: Console, log_dir: Path) -> None:
     unknown = "91140921MA0HH0001"
     asks = [*LOOKUPS, ("an unknown entity", unknown + calc_check(unknown))]
     with _lookup_server(settings, log_dir) as url:
+
+        def ask(path: str, role: str, **params: object) -> requests.Response:
+            """One request to the lookup with the demo caller of ``role``."""
+            return requests.get(f"{url}{path}", params=params, headers={"X-API-Key": keys[role]}, timeout=60)
+
         console.print(f"\n[bold]逢办必查 lookup[/] ({url}, gateway lookup serve; every query logged)")
         for label, code in asks:
-            answer = requests.get(
-                f"{url}/v1/standing/{code}",
-                params={"matter": MATTER},
-                headers={"X-API-Key": keys["department"]},
-                timeout=30,
-            )
+            answer = ask(f"/v1/standing/{code}", "department", matter=MATTER)
             body = answer.json()
             if answer.status_code == 200:
                 found, name = body["summary"], escape(body["entity"]["name"])
@@ -234,30 +234,18 @@ def show_lookups(settings: Settings, console: Console, log_dir: Path) -> None:
                 error = body["error"]
                 refused = f"{answer.status_code} {error['code']}: {escape(error['message'])}"
                 console.print(f"  by {label} {code}: {refused}")
-        internal = requests.get(
-            f"{url}/v1/standing/{LOOKUPS[0][1]}",
-            params={"matter": MATTER},
-            headers={"X-API-Key": keys["internal"]},
-            timeout=30,
-        ).json()
+        internal = ask(f"/v1/standing/{LOOKUPS[0][1]}", "internal", matter=MATTER).json()
         risk = internal.get("risk") or {}
         shown = "none yet"
         if risk.get("classified"):
             shown = f"{risk['class']} {risk['label']} ({risk['period']})"
         console.print(f"  the same entity for a supervisor (internal role): risk class {shown}, 内部参考")
-        pdf = requests.get(
-            f"{url}/v1/report/{LOOKUPS[0][1]}.pdf",
-            params={"matter": MATTER},
-            headers={"X-API-Key": keys["department"]},
-            timeout=60,
-        )
+        pdf = ask(f"/v1/report/{LOOKUPS[0][1]}.pdf", "department", matter=MATTER)
         console.print(
             f"  printable report {pdf.headers.get('X-Report-No')}: PDF of {len(pdf.content)} bytes "
             "(also .html)"
         )
-        audit = requests.get(
-            f"{url}/v1/queries", params={"limit": 200}, headers={"X-API-Key": keys["auditor"]}, timeout=30
-        ).json()
+        audit = ask("/v1/queries", "auditor", limit=200).json()
         console.print(f"  the auditor reads the query log: {len(audit['items'])} latest queries")
 
 

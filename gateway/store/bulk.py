@@ -17,7 +17,7 @@ from itertools import repeat
 from typing import Any
 
 import pyarrow as pa
-from sqlalchemy import Boolean, Connection, DateTime, Table
+from sqlalchemy import Boolean, Connection, CursorResult, DateTime, Table
 
 from gateway.store.copy_text import copy_buffer
 
@@ -98,7 +98,7 @@ def _copy_merge(
     staging table lives until the transaction ends."""
     staging, names = _staging(conn, table, columns)
     _copy(conn, f"COPY {staging} ({names}) FROM STDIN", rows)
-    return _merge(conn, table, staging, names, conflict_key)
+    return max(_merge(conn, table, staging, names, conflict_key).rowcount, 0)
 
 
 def _staging(conn: Connection, table: Table, columns: Sequence[str]) -> tuple[str, str]:
@@ -115,29 +115,23 @@ def _staging(conn: Connection, table: Table, columns: Sequence[str]) -> tuple[st
     return staging, names
 
 
-def _merge(conn: Connection, table: Table, staging: str, names: str, conflict_key: Sequence[str]) -> int:
-    return len(_merge_returning(conn, table, staging, names, conflict_key, ()))
-
-
-def _merge_returning(
+def _merge(
     conn: Connection,
     table: Table,
     staging: str,
     names: str,
     conflict_key: Sequence[str],
-    returning: Sequence[str],
-) -> list[tuple[Any, ...]]:
-    """Move the staged rows over, skipping conflicts; the inserted rows' ``returning`` columns (one empty
-    tuple per row without them)."""
+    returning: Sequence[str] = (),
+) -> CursorResult[Any]:
+    """Move the staged rows over, skipping those that collide with ``conflict_key``; with ``returning``,
+    the result holds those columns of the rows inserted."""
     quote = conn.dialect.identifier_preparer.quote
     key = ", ".join(quote(c) for c in conflict_key)
-    merge = (
-        f"INSERT INTO {quote(table.name)} ({names}) SELECT {names} FROM {staging} "
-        f"ON CONFLICT ({key}) DO NOTHING"
-    )
-    if not returning:
-        return [()] * max(conn.exec_driver_sql(merge).rowcount, 0)
-    return fetch_all(conn, f"{merge} RETURNING {', '.join(quote(c) for c in returning)}", ())
+    statement = f"INSERT INTO {quote(table.name)} ({names}) SELECT {names} FROM {staging} "
+    statement += f"ON CONFLICT ({key}) DO NOTHING"
+    if returning:
+        statement += f" RETURNING {', '.join(quote(c) for c in returning)}"
+    return conn.exec_driver_sql(statement)
 
 
 def merge_columns(
@@ -159,8 +153,11 @@ def merge_columns(
     if conn.dialect.name == "postgresql" and _copyable(table, names, _processors(conn, table, names)):
         staging, names_sql = _staging(conn, table, names)
         _copy_buffer(conn, f"COPY {staging} ({names_sql}) FROM STDIN", copy_buffer(table, columns, constants))
-        inserted = _merge_returning(conn, table, staging, names_sql, conflict_key, returning)
-        return len(inserted), inserted if returning else None
+        result = _merge(conn, table, staging, names_sql, conflict_key, returning)
+        if not returning:
+            return max(result.rowcount, 0), None
+        inserted = [tuple(row) for row in result]
+        return len(inserted), inserted
     values = [*columns.values(), *(repeat(value, count) for value in constants.values())]
     rows = list(zip(*values, strict=False))
     return bulk_insert(conn, table, names, rows, ignore_conflicts_on=conflict_key), None

@@ -14,12 +14,11 @@ from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
-import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 from sqlalchemy import Boolean, Integer, Table
 
-from gateway.arrow_bytes import COPY_ESCAPED, may_hold
+from gateway.arrow_bytes import COPY_ESCAPED, may_hold, offsets_and_data
 
 NULL = "\\N"
 _ESCAPES = (("\\", "\\\\"), ("\n", "\\n"), ("\r", "\\r"), ("\t", "\\t"))
@@ -80,7 +79,7 @@ def _values_buffer(strings: pa.Array) -> pa.Buffer:
     """The characters of a string array, end to end, without a copy."""
     if isinstance(strings, pa.ChunkedArray):
         strings = strings.combine_chunks()
-    width = np.int64 if pa.types.is_large_string(strings.type) else np.int32
-    offsets = np.frombuffer(strings.buffers()[1], dtype=width)
-    first, last = int(offsets[strings.offset]), int(offsets[strings.offset + len(strings)])
-    return strings.buffers()[2].slice(first, last - first)
+    offsets, data = offsets_and_data(strings)
+    first, last = int(offsets[0]), int(offsets[-1])
+    # Never empty: every line ends with its newline, so there is a data buffer.
+    return data.slice(first, last - first)  # type: ignore[union-attr]

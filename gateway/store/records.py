@@ -20,7 +20,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 from sqlalchemy import Connection, DateTime, bindparam, func, literal, select, update
 
-from gateway.arrow_bytes import JSON_ESCAPED, may_hold
+from gateway.arrow_bytes import JSON_ESCAPED, may_hold, offsets_and_data
 from gateway.row_errors import RowError
 from gateway.schema.conditions import condition_mask
 from gateway.schema.model import RecordType
@@ -130,12 +130,10 @@ def canonical_payload_array(rtype: RecordType, table: pa.Table) -> pa.Array:
 def sha256_hex(texts: pa.Array) -> pa.Array:
     """The sha256 of each value's UTF-8 bytes, in hex. Hashed straight from the array's data buffer: no
     Python string is made (and encoded back) per value."""
-    texts = texts.cast(pa.string()) if not pa.types.is_string(texts.type) else texts
-    offsets = np.frombuffer(texts.buffers()[1], dtype=np.int32)[texts.offset : texts.offset + len(texts) + 1]
-    data = memoryview(texts.buffers()[2] or b"")
+    offsets, buffer = offsets_and_data(texts)
+    data = memoryview(buffer or b"")
     sha256 = hashlib.sha256
-    bounds = offsets.tolist()
-    return pa.array([sha256(data[start:end]).hexdigest() for start, end in pairwise(bounds)], pa.string())
+    return pa.array([sha256(data[a:b]).hexdigest() for a, b in pairwise(offsets.tolist())], pa.string())
 
 
 def _payload_slice(rtype: RecordType, table: pa.Table) -> pa.Array:

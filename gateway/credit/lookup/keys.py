@@ -141,19 +141,8 @@ def add_key_caller(
     _check(name, department, role)
     _taken(conn, name)
     key_id, key = new_key()
-    caller_id = conn.execute(
-        insert(lookup_caller)
-        .values(
-            name=name,
-            department=department,
-            role=role,
-            key_id=key_id,
-            key_sha256=key_sha256(key),
-            created_at=now or datetime.now(UTC),
-        )
-        .returning(lookup_caller.c.id)
-    ).scalar_one()
-    return Caller(int(caller_id), name, department, role), key
+    caller = _insert_caller(conn, name, department, role, now, key_id=key_id, key_sha256=key_sha256(key))
+    return caller, key
 
 
 def add_cert_caller(
@@ -168,18 +157,21 @@ def add_cert_caller(
     ).scalar()
     if holder is not None:
         raise CallerError(f"{cert}: this certificate is already registered for caller {holder!r}")
+    return _insert_caller(conn, name, department, role, now, cert_sha256=fingerprint), fingerprint
+
+
+def _insert_caller(
+    conn: Connection, name: str, department: str, role: str, now: datetime | None, **credential: str
+) -> Caller:
+    """The caller's row with its credential (``key_id`` and ``key_sha256``, or ``cert_sha256``)."""
     caller_id = conn.execute(
         insert(lookup_caller)
         .values(
-            name=name,
-            department=department,
-            role=role,
-            cert_sha256=fingerprint,
-            created_at=now or datetime.now(UTC),
+            name=name, department=department, role=role, created_at=now or datetime.now(UTC), **credential
         )
         .returning(lookup_caller.c.id)
     ).scalar_one()
-    return Caller(int(caller_id), name, department, role), fingerprint
+    return Caller(int(caller_id), name, department, role)
 
 
 def revoke(conn: Connection, name: str, now: datetime | None = None) -> bool:
